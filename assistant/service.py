@@ -1,0 +1,173 @@
+"""The one service object behind the CLI, the Gradio app and the HTTP API."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ingest.normalize import MetadataError, parse_datetime
+from ingest.pipeline import IngestReport, ingest
+
+from . import prompts
+from .answer import Answer, extractive_answer, format_sources, llm_answer, score_sentences
+from .citations import check_answer, sanitize
+from .embed import Embedder, build_embedders
+from .errors import InputError
+from .llm import ChatModel
+from .retrieve import Passage, embed_query, retrieve
+from .settings import Settings
+from .store import SearchFilter, Store, open_store
+
+
+@dataclass
+class Filters:
+    """Search filters as users give them (CLI flags, API bodies, app widgets)."""
+
+    lang: list[str] | None = None
+    source: list[str] | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def to_search_filter(self, collections: tuple[str, ...] | None = None) -> SearchFilter:
+        try:
+            since = parse_datetime(self.since, "since")
+            until = parse_datetime(self.until, "until")
+        except MetadataError as exc:
+            raise InputError(str(exc)) from exc
+        if until and self.until and len(self.until.strip()) <= 10:
+            until = until.replace(hour=23, minute=59, second=59)  # a date means the whole day
+        return SearchFilter(
+            langs=tuple(x for x in (self.lang or []) if x),
+            sources=tuple(x for x in (self.source or []) if x),
+            since=since,
+            until=until,
+            collections=collections,
+        )
+
+
+class Assistant:
+    """Lazily opens the store and models; safe to share between threads."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._embedders: list[Embedder] | None = None
+        self._store: Store | None = None
+        self._lock = threading.RLock()
+        self._llm = ChatModel(settings) if settings.llm_enabled else None
+
+    # -- parts -----------------------------------------------------------------
+    @property
+    def embedders(self) -> list[Embedder]:
+        if self._embedders is None:
+            self._embedders = build_embedders(self.settings)
+        return self._embedders
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings, {e.name: e.dim for e in self.embedders})
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    @property
+    def mode(self) -> str:
+        return "llm" if self._llm else "extractive"
+
+    # -- ingest ----------------------------------------------------------------
+    def ingest(self, paths: list[Path], progress: Callable[[IngestReport], None] | None = None) -> IngestReport:
+        with self._lock:
+            return ingest(paths, self.store, self.embedders, self.settings, progress)
+
+    # -- search ----------------------------------------------------------------
+    def _check_query(self, text: str, what: str) -> str:
+        text = (text or "").strip()
+        if not text:
+            raise InputError(f"the {what} is empty")
+        if len(text) > self.settings.max_question_chars:
+            raise InputError(f"the {what} is {len(text)} characters; the limit is {self.settings.max_question_chars}")
+        return text
+
+    def search(self, query: str, filters: Filters | None = None, k: int | None = None, mode: str = "hybrid",
+               collections: tuple[str, ...] | None = None) -> list[Passage]:
+        query = self._check_query(query, "query")
+        if k is not None and not 1 <= k <= 100:
+            raise InputError("k must be between 1 and 100")
+        flt = (filters or Filters()).to_search_filter(collections)
+        with self._lock:
+            return retrieve(query, self.store, self.embedders, self.settings, flt, k, mode)
+
+    # -- ask -------------------------------------------------------------------
+    def ask(self, question: str, filters: Filters | None = None, history: list[tuple[str, str]] | None = None,
+            collections: tuple[str, ...] | None = None) -> Answer:
+        answer: Answer | None = None
+        for event in self.ask_stream(question, filters, history, collections):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def ask_stream(self, question: str, filters: Filters | None = None, history: list[tuple[str, str]] | None = None,
+                   collections: tuple[str, ...] | None = None) -> Iterator[str | Answer]:
+        """Yield text as it is written, then the checked Answer last."""
+        question = self._check_query(question, "question")
+        flt = (filters or Filters()).to_search_filter(collections)
+        query = self._standalone(question, history or [])
+        primary = self.embedders[0]
+        with self._lock:
+            vectors = embed_query(query, self.embedders)
+            passages = retrieve(query, self.store, self.embedders, self.settings, flt, vectors=vectors)
+        scored = score_sentences(query, vectors.dense[primary.name], passages, primary)
+        relevance = scored[0].score if scored else 0.0
+        if self._llm is None or relevance < self.settings.abstain_threshold:
+            answer = extractive_answer(question, passages, scored, self.settings.abstain_threshold)
+            if self._llm is not None:
+                answer.mode = "llm"
+            yield answer.answer
+            yield answer
+            return
+        sources, used = format_sources(passages, self.settings.llm_context_chars)
+        passages = passages[:used]
+        user = prompts.render("answer", today=date.today().isoformat(), sources=sources, question=question)
+        parts: list[str] = []
+        for piece in self._llm.stream(prompts.render("system"), user):
+            parts.append(piece)
+            yield piece
+        text, removed = sanitize("".join(parts), {p.url for p in passages if p.url})
+        check = check_answer(text, passages, primary, self.settings.abstain_threshold)
+        yield llm_answer(question, text, passages, check, removed, self.settings.strict_citations, relevance)
+
+    def _standalone(self, question: str, history: list[tuple[str, str]]) -> str:
+        if not history:
+            return question
+        if self._llm is not None:
+            convo = "\n".join(f"Q: {q}\nA: {a}" for q, a in history[-4:])
+            rewritten = self._llm.complete("", prompts.render("condense", history=convo, question=question), 120).strip()
+            return rewritten or question
+        # Extractive mode: carry the previous question's words into retrieval.
+        return f"{history[-1][0]} {question}"
+
+    # -- status ----------------------------------------------------------------
+    def status(self, collections: tuple[str, ...] | None = None) -> dict[str, Any]:
+        flt = SearchFilter(collections=collections)
+        with self._lock:
+            store = self.store
+            articles = store.facet("article_id", flt, limit=10_000_000)
+            return {
+                "articles": len(articles),
+                "chunks": store.count(flt),
+                "languages": store.facet("lang", flt),
+                "sources": store.facet("source", flt),
+                "store": str(self.settings.store_path) if self.settings.embedded else self.settings.qdrant_url,
+                "embedders": [e.name for e in self.embedders],
+                "answer_mode": self.mode,
+            }
+
+

@@ -1,0 +1,147 @@
+"""One settings object, built from defaults < config file < NEWSROOM_* environment < flags.
+
+This is the only module that reads ``os.environ``.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+EMBEDDER_CHOICES = ("use", "e5", "minilm")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    # Vector store: embedded Qdrant Edge folder unless a server URL is given.
+    qdrant_url: str = ""
+    qdrant_api_key: str = ""
+    collection: str = "newsroom"
+    # Dense embedders, first is primary. 'use', 'e5', 'minilm', 'st:<path or name>',
+    # or 'openai:<model>' (an OpenAI-compatible embeddings server at embed_base_url).
+    embedders: tuple[str, ...] = ("use",)
+    embed_base_url: str = ""
+    embed_api_key: str = ""
+    embed_title: bool = True
+    # Answering.
+    answer_mode: str = "auto"  # auto | extractive | llm
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout: float = 60.0
+    llm_max_retries: int = 2
+    llm_context_chars: int = 12000
+    strict_citations: bool = False
+    # Retrieval.
+    top_k: int = 8
+    max_per_article: int = 2
+    candidates: int = 60
+    abstain_threshold: float = 0.30
+    # Ingest.
+    chunk_max_tokens: int = 320
+    chunk_min_tokens: int = 200
+    chunk_overlap_tokens: int = 50
+    max_file_mb: float = 200.0
+    default_timezone: str = "UTC"
+    # Serving.
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_question_chars: int = 2000
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "qdrant"
+
+    @property
+    def embedded(self) -> bool:
+        return not self.qdrant_url
+
+    @property
+    def llm_enabled(self) -> bool:
+        if self.answer_mode == "extractive":
+            return False
+        return bool(self.llm_base_url) or self.answer_mode == "llm"
+
+    def with_overrides(self, **values: Any) -> "Settings":
+        """Apply CLI flags (None means 'not given')."""
+        given = {k: v for k, v in values.items() if v is not None}
+        return _validated(replace(self, **_coerce(given)))
+
+
+def _coerce(raw: dict[str, Any]) -> dict[str, Any]:
+    types = {f.name: f.type for f in fields(Settings)}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in types:
+            raise ConfigError(f"unknown setting '{key}'")
+        kind = str(types[key])
+        try:
+            if kind == "Path":
+                out[key] = Path(value).expanduser()
+            elif kind == "bool":
+                out[key] = value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+            elif kind == "int":
+                out[key] = int(value)
+            elif kind == "float":
+                out[key] = float(value)
+            elif kind.startswith("tuple"):
+                items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+                out[key] = tuple(s.strip() for s in items if str(s).strip())
+            else:
+                out[key] = str(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"setting '{key}': cannot read {value!r} as {kind}") from exc
+    return out
+
+
+def _validated(s: Settings) -> Settings:
+    if s.answer_mode not in ("auto", "extractive", "llm"):
+        raise ConfigError(f"NEWSROOM_ANSWER_MODE must be auto, extractive or llm, not {s.answer_mode!r}")
+    if s.answer_mode == "llm" and not s.llm_base_url and not s.llm_api_key:
+        raise ConfigError("answer mode 'llm' needs NEWSROOM_LLM_BASE_URL (or OPENAI_BASE_URL) or an API key")
+    if not s.embedders:
+        raise ConfigError("NEWSROOM_EMBEDDERS is empty: name at least one embedder (for example 'use')")
+    for name in s.embedders:
+        if name not in EMBEDDER_CHOICES and not name.startswith(("st:", "openai:")):
+            raise ConfigError(
+                f"unknown embedder {name!r}: use one of {', '.join(EMBEDDER_CHOICES)}, 'st:<model>' or 'openai:<model>'"
+            )
+        if name.startswith("openai:") and not s.embed_base_url:
+            raise ConfigError(f"embedder {name!r} needs NEWSROOM_EMBED_BASE_URL")
+    if s.top_k < 1 or s.top_k > 100:
+        raise ConfigError("top_k must be between 1 and 100")
+    if s.chunk_min_tokens > s.chunk_max_tokens:
+        raise ConfigError("chunk_min_tokens must not exceed chunk_max_tokens")
+    return s
+
+
+def load_settings(env: dict[str, str] | None = None, **flags: Any) -> Settings:
+    """Build settings: defaults < NEWSROOM_CONFIG toml file < environment < flags."""
+    env = dict(os.environ if env is None else env)
+    raw: dict[str, Any] = {}
+    config_file = flags.pop("config", None) or env.get("NEWSROOM_CONFIG")
+    if config_file:
+        path = Path(config_file)
+        try:
+            raw.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+    # Standard OpenAI variables are honoured; NEWSROOM_* ones win over them.
+    if env.get("OPENAI_BASE_URL"):
+        raw["llm_base_url"] = env["OPENAI_BASE_URL"]
+    if env.get("OPENAI_API_KEY"):
+        raw["llm_api_key"] = env["OPENAI_API_KEY"]
+    names = {f.name for f in fields(Settings)}
+    for key, value in env.items():
+        if key.startswith("NEWSROOM_") and key != "NEWSROOM_CONFIG":
+            name = key[len("NEWSROOM_") :].lower()
+            if name in names:
+                raw[name] = value
+    raw.update({k: v for k, v in flags.items() if v is not None})
+    return _validated(Settings(**_coerce(raw)))

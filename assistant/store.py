@@ -1,0 +1,94 @@
+"""The vector store interface: chunks in, scored chunks out, whatever the backend.
+
+``open_store(settings, dims)`` picks the backend the way qdrant-client picks local or
+remote: the embedded Qdrant Edge folder by default, a Qdrant server when
+``NEWSROOM_QDRANT_URL`` is set.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterator, Protocol
+
+from .settings import Settings
+
+SPARSE_NAME = "bm25"
+# Payload fields with an index (what filters and facets use).
+KEYWORD_FIELDS = ("article_id", "lang", "source", "collection", "content_hash", "source_path")
+DATETIME_FIELDS = ("published", "embargo_until")
+TEXT_FIELD = "text"
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """What a query may see. Access (collections, embargo) is applied by the store."""
+
+    langs: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    article_ids: tuple[str, ...] = ()
+    collections: tuple[str, ...] | None = None  # None: every collection
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass
+class ChunkPoint:
+    id: str
+    dense: dict[str, list[float]]
+    sparse: tuple[list[int], list[float]]
+    payload: dict[str, Any]
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class Store(Protocol):
+    def upsert(self, points: list[ChunkPoint]) -> None: ...
+
+    def delete_article(self, article_id: str, keep_hash: str | None = None) -> None:
+        """Delete an article's chunks, except those of version ``keep_hash``."""
+
+    def article_versions(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
+        """For each article id: {content_hash: stored chunk count}."""
+
+    def query(
+        self,
+        dense: dict[str, list[float]],
+        sparse: tuple[list[int], list[float]] | None,
+        flt: SearchFilter,
+        limit: int,
+        candidates: int,
+        weights: dict[str, float] | None = None,
+    ) -> list[Hit]:
+        """Hybrid (RRF over every given dense vector and the sparse one) or single-leg."""
+
+    def phrase(self, phrase: str, flt: SearchFilter, limit: int) -> list[Hit]: ...
+
+    def scroll(self, flt: SearchFilter, fields: list[str] | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def count(self, flt: SearchFilter) -> int: ...
+
+    def facet(self, key: str, flt: SearchFilter, limit: int = 100) -> dict[str, int]: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def open_store(settings: Settings, dims: dict[str, int]) -> Store:
+    if settings.embedded:
+        from .store_edge import EdgeStore
+
+        return EdgeStore(settings.store_path, dims)
+    from .store_server import ServerStore
+
+    return ServerStore(settings, dims)

@@ -1,0 +1,212 @@
+"""Qdrant Edge: the Qdrant engine in-process, on a local folder (the default store)."""
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import qdrant_edge as q
+
+from .errors import ConfigError, StoreLockedError
+from .store import (
+    DATETIME_FIELDS,
+    KEYWORD_FIELDS,
+    SPARSE_NAME,
+    TEXT_FIELD,
+    ChunkPoint,
+    Hit,
+    SearchFilter,
+    iso,
+)
+
+_PAGE = 512
+
+
+def build_filter(flt: SearchFilter) -> q.Filter:
+    must: list[Any] = []
+    if flt.langs:
+        must.append(q.FieldCondition("lang", match=q.MatchAny(list(flt.langs))))
+    if flt.sources:
+        must.append(q.FieldCondition("source", match=q.MatchAny(list(flt.sources))))
+    if flt.article_ids:
+        must.append(q.FieldCondition("article_id", match=q.MatchAny(list(flt.article_ids))))
+    if flt.collections is not None:
+        # An empty grant must match nothing, not everything.
+        must.append(q.FieldCondition("collection", match=q.MatchAny(list(flt.collections) or ["\x00none"])))
+    if flt.since or flt.until:
+        must.append(
+            q.FieldCondition(
+                "published",
+                range=q.RangeDateTime(
+                    gte=iso(flt.since) if flt.since else None,
+                    lte=iso(flt.until) if flt.until else None,
+                ),
+            )
+        )
+    # Embargoed chunks are invisible until their time, to every query.
+    must.append(
+        q.Filter(
+            should=[
+                q.IsEmptyCondition("embargo_until"),
+                q.FieldCondition("embargo_until", range=q.RangeDateTime(lte=iso(flt.now))),
+            ]
+        )
+    )
+    return q.Filter(must=must)
+
+
+class EdgeStore:
+    """One Edge shard per data folder, held by one process at a time (a lock file)."""
+
+    def __init__(self, path: Path, dims: dict[str, int]):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.path.parent / (self.path.name + ".lock"), "a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.seek(0)
+            holder = self._lock_file.read().strip() or "another process"
+            self._lock_file.close()
+            raise StoreLockedError(
+                f"the store at {self.path} is in use by {holder}; stop it, or send files through "
+                f"the running app with 'newsroom ingest --via http://127.0.0.1:7860 PATH'"
+            ) from None
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(f"newsroom process {os.getpid()}")
+        self._lock_file.flush()
+        self.dims = dims
+        existing = any(self.path.iterdir())
+        if existing:
+            self.shard = q.EdgeShard.load(str(self.path))
+            self._check_vectors()
+        else:
+            config = q.EdgeConfig(
+                vectors={name: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine) for name, dim in dims.items()},
+                sparse_vectors={SPARSE_NAME: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+            )
+            self.shard = q.EdgeShard.create(str(self.path), config)
+            self._create_indexes()
+
+    def _check_vectors(self) -> None:
+        stored = _stored_vector_sizes(self.path)
+        if stored and any(stored.get(name) != dim for name, dim in self.dims.items()):
+            raise ConfigError(
+                f"the store at {self.path} was built with embedders {sorted(stored)}; the settings ask for "
+                f"{sorted(self.dims)}. Use the same NEWSROOM_EMBEDDERS, or a new NEWSROOM_DATA_DIR and re-ingest"
+            )
+
+    def _create_indexes(self) -> None:
+        for name in KEYWORD_FIELDS:
+            self.shard.update(q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Keyword))
+        for name in DATETIME_FIELDS:
+            self.shard.update(q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Datetime))
+        self.shard.update(
+            q.UpdateOperation.create_field_index(
+                TEXT_FIELD,
+                q.TextIndexParams(tokenizer=q.TokenizerType.Multilingual, lowercase=True, phrase_matching=True),
+            )
+        )
+
+    def upsert(self, points: list[ChunkPoint]) -> None:
+        if not points:
+            return
+        self.shard.update(
+            q.UpdateOperation.upsert_points(
+                [
+                    q.Point(
+                        p.id,
+                        {**p.dense, SPARSE_NAME: q.SparseVector(indices=p.sparse[0], values=p.sparse[1])},
+                        p.payload,
+                    )
+                    for p in points
+                ]
+            )
+        )
+
+    def delete_article(self, article_id: str, keep_hash: str | None = None) -> None:
+        must = [q.FieldCondition("article_id", match=q.MatchValue(article_id))]
+        must_not = [q.FieldCondition("content_hash", match=q.MatchValue(keep_hash))] if keep_hash else None
+        self.shard.update(q.UpdateOperation.delete_points_by_filter(q.Filter(must=must, must_not=must_not)))
+
+    def article_versions(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        if not article_ids:
+            return out
+        flt = q.Filter(must=[q.FieldCondition("article_id", match=q.MatchAny(list(article_ids)))])
+        for payload in self._scroll(flt, ["article_id", "content_hash"]):
+            versions = out.setdefault(payload["article_id"], {})
+            versions[payload["content_hash"]] = versions.get(payload["content_hash"], 0) + 1
+        return out
+
+    def query(self, dense, sparse, flt, limit, candidates, weights=None) -> list[Hit]:
+        f = build_filter(flt)
+        legs: list[tuple[str, Any]] = [(name, q.Query.Nearest(list(vec), using=name)) for name, vec in dense.items()]
+        if sparse and sparse[0]:
+            legs.append((SPARSE_NAME, q.Query.Nearest(q.SparseVector(indices=sparse[0], values=sparse[1]), using=SPARSE_NAME)))
+        if not legs:
+            return []
+        if len(legs) == 1:
+            request = q.QueryRequest(limit=limit, query=legs[0][1], filter=f, with_payload=True)
+        else:
+            w = [float((weights or {}).get(name, 1.0)) for name, _ in legs]
+            request = q.QueryRequest(
+                limit=limit,
+                prefetches=[q.Prefetch(limit=candidates, query=leg, filter=f) for _, leg in legs],
+                query=q.Fusion.Rrf(k=60, weights=w),
+                filter=f,
+                with_payload=True,
+            )
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in self.shard.query(request)]
+
+    def phrase(self, phrase: str, flt: SearchFilter, limit: int) -> list[Hit]:
+        f = build_filter(flt)
+        f = q.Filter(must=[*(f.must or []), q.FieldCondition(TEXT_FIELD, match=q.MatchPhrase(phrase))])
+        records, _ = self.shard.scroll(q.ScrollRequest(limit=limit, filter=f, with_payload=True))
+        return [Hit(str(r.id), 1.0, dict(r.payload or {})) for r in records]
+
+    def _scroll(self, f: q.Filter, fields: list[str] | None) -> Iterator[dict[str, Any]]:
+        offset = None
+        while True:
+            records, offset = self.shard.scroll(
+                q.ScrollRequest(offset=offset, limit=_PAGE, filter=f, with_payload=fields if fields else True)
+            )
+            for r in records:
+                yield dict(r.payload or {})
+            if offset is None:
+                return
+
+    def scroll(self, flt: SearchFilter, fields: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        return self._scroll(build_filter(flt), fields)
+
+    def count(self, flt: SearchFilter) -> int:
+        return int(self.shard.count(q.CountRequest(filter=build_filter(flt), exact=True)))
+
+    def facet(self, key: str, flt: SearchFilter, limit: int = 100) -> dict[str, int]:
+        resp = self.shard.facet(q.FacetRequest(key, limit=limit, exact=True, filter=build_filter(flt)))
+        return {str(h.value): int(h.count) for h in resp.hits}
+
+    def flush(self) -> None:
+        self.shard.flush()
+
+    def close(self) -> None:
+        if getattr(self, "shard", None) is not None:
+            self.shard.flush()
+            self.shard.close()
+            self.shard = None
+        if not self._lock_file.closed:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+
+
+def _stored_vector_sizes(path: Path) -> dict[str, int]:
+    """Dense vector sizes of an existing shard, read from its saved config."""
+    import json
+
+    try:
+        data = json.loads((path / "edge_config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {name: int(v.get("size", 0)) for name, v in (data.get("vectors") or {}).items()}

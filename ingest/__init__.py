@@ -1,0 +1,1 @@
+"""Readers, normalization, chunking and the ingest pipeline."""

@@ -1,0 +1,60 @@
+"""The normalized article every reader produces, with its stable identity."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# Bump when chunking or embedded-text rules change: stored hashes then differ and
+# every article is re-embedded on the next ingest.
+PIPELINE_VERSION = "1"
+
+_NAMESPACE = uuid.UUID("6f1c1b6e-4d8a-4c47-9a59-3f3e1c0b7a21")
+
+
+@dataclass
+class Article:
+    """One article as the archive knows it, whatever format it came from."""
+
+    id: str
+    title: str
+    body: str
+    url: str = ""
+    published: datetime | None = None  # always timezone-aware when set
+    source: str = ""  # outlet
+    authors: list[str] = field(default_factory=list)
+    lang: str = ""
+    section: str = ""
+    collection: str = "default"
+    embargo_until: datetime | None = None
+    source_path: str = ""  # the file it was read from (for --prune)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def content_hash(self) -> str:
+        """Hash of everything that is stored or embedded: equal hash = nothing to do."""
+        parts = [
+            PIPELINE_VERSION,
+            self.id,
+            self.title,
+            self.body,
+            self.url,
+            self.published.isoformat() if self.published else "",
+            self.source,
+            "\x1f".join(self.authors),
+            self.lang,
+            self.section,
+            self.collection,
+            self.embargo_until.isoformat() if self.embargo_until else "",
+        ]
+        return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+
+
+def derived_article_id(*parts: str) -> str:
+    """A stable article id for sources that carry none (file path, item index...)."""
+    return "a-" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
+
+
+def chunk_point_id(article_id: str, index: int, content_hash: str) -> str:
+    """Deterministic point id: same article version and chunk number, same id."""
+    return str(uuid.uuid5(_NAMESPACE, f"{article_id}\x1f{index}\x1f{content_hash[:16]}"))
