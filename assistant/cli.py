@@ -21,11 +21,16 @@ def _filters(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newsroom", description="Cited answers from your news archive.")
-    parser.add_argument("--data-dir", help="where the embedded store lives (NEWSROOM_DATA_DIR, default ./data)")
-    parser.add_argument("--config", help="a TOML settings file (NEWSROOM_CONFIG)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    # Global options are accepted before or after the verb.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS,
+                        help="where the embedded store lives (NEWSROOM_DATA_DIR, default ./data)")
+    common.add_argument("--config", default=argparse.SUPPRESS, help="a TOML settings file (NEWSROOM_CONFIG)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log to stderr")
+    parser = argparse.ArgumentParser(prog="newsroom", description="Cited answers from your news archive.", parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
+    _add = sub.add_parser
+    sub.add_parser = lambda *a, **kw: _add(*a, parents=[common], **kw)  # type: ignore[method-assign]
 
     p = sub.add_parser("ingest", help="read files or folders into the archive")
     p.add_argument("paths", nargs="+", type=Path)
@@ -48,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="what the archive holds")
     p.add_argument("--json", action="store_true")
+
+    from . import cli_ops
+
+    cli_ops.add_parsers(sub)
     return parser
 
 
@@ -62,13 +71,18 @@ def _filters_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings(data_dir=args.data_dir, config=args.config)
+    settings = load_settings(data_dir=getattr(args, "data_dir", None), config=getattr(args, "config", None))
     if args.command == "serve":
         settings = settings.with_overrides(host=args.host, port=args.port)
         from .api import serve
 
         serve(settings)
         return 0
+
+    from . import cli_ops
+
+    if args.command in cli_ops.COMMANDS:
+        return cli_ops.run(args, settings)
 
     from .service import Assistant
 
@@ -128,7 +142,7 @@ def _result(p) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return run(args)
     except NewsroomError as exc:
