@@ -196,6 +196,8 @@ def llm_answer(
     for s in check.sentences:
         if not s.citations:
             warnings.append(f"sentence without citation: {s.text[:80]}")
+        elif s.novel:
+            warnings.append(f"sentence not supported by its sources (they never mention {', '.join(s.novel[:3])}): {s.text[:80]}")
         elif not s.supported:
             warnings.append(f"sentence not supported by its sources (support {s.support:.2f}): {s.text[:80]}")
     kept = [s for s in check.sentences if s.supported or not strict]

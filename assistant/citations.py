@@ -41,6 +41,7 @@ class CheckedSentence:
     supported: bool
     support: float
     quotes: dict[int, Quote] = field(default_factory=dict)
+    novel: list[str] = field(default_factory=list)  # names/numbers its sources never mention
 
 
 @dataclass
@@ -83,10 +84,42 @@ def sanitize(text: str, allowed_urls: set[str]) -> tuple[str, list[str]]:
     return text, removed
 
 
+_STOPWORDS = frozenset(
+    """a an and are as at be by for from has have he her his in is it its of on or she that the their they this
+    to was were which who will with said says le la les un une des du de d l et est sont au aux en dans par pour
+    sur que qui ne pas il elle ils elles ce cette ces son sa ses leur leurs a été ont el los las del y es por con
+    para se su sus lo al der die das und ist im den dem des ein eine mit von zu auf""".split()
+)
+_ENTITY_RE = re.compile(r"\d+(?:[.,]\d+)*|(?<=[\s(\"'«“])[A-ZÀ-ÖØ-Þ][\w'-]+")
+_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def content_tokens(text: str) -> set[str]:
+    """Words that carry meaning: no function words, no single CJK characters."""
+    return {t for t in tokenize(text) if t not in _STOPWORDS and (len(t) > 1 if not _CJK_RE.match(t) else len(t) == 2)}
+
+
+def novel_facts(claim: str, passages_text: str) -> list[str]:
+    """Numbers and names in the claim that its cited passages never mention.
+
+    Only checked when both are in the same kind of script: names and digits survive
+    translation between Latin-script languages, not into Chinese.
+    """
+    if bool(_CJK_RE.search(claim)) != bool(_CJK_RE.search(passages_text)):
+        return []
+    haystack = " ".join(tokenize(passages_text))
+    missing = []
+    for m in _ENTITY_RE.finditer(" " + claim):
+        token = " ".join(tokenize(m.group(0)))
+        if token and token not in _STOPWORDS and token not in haystack:
+            missing.append(m.group(0))
+    return missing
+
+
 def _overlap(claim_tokens: set[str], passage_sentence: str) -> float:
     if not claim_tokens:
         return 0.0
-    return len(claim_tokens & set(tokenize(passage_sentence))) / len(claim_tokens)
+    return len(claim_tokens & content_tokens(passage_sentence)) / len(claim_tokens)
 
 
 def best_quotes(
@@ -110,7 +143,7 @@ def best_quotes(
         pos += len(ss)
     out: list[dict[int, Quote]] = []
     for i, (claim, passages) in enumerate(zip(claims, cited)):
-        ctoks = set(tokenize(claim))
+        ctoks = content_tokens(claim)
         quotes: dict[int, Quote] = {}
         for j, p in enumerate(passages):
             lo, hi = index[p.chunk_id]
@@ -158,8 +191,10 @@ def check_answer(
     cited = [[passages[n - 1] for n in nums] for _, nums in parsed]
     quotes = best_quotes([c for c, _ in parsed], cited, embedder)
     checked: list[CheckedSentence] = []
-    for (clean, nums), qs in zip(parsed, quotes):
+    for (clean, nums), qs, cited_passages in zip(parsed, quotes, cited):
         by_n = {nums[j]: q for j, q in qs.items()}
         support = max((q.support for q in by_n.values()), default=0.0)
-        checked.append(CheckedSentence(clean, nums, bool(nums) and support >= threshold, support, by_n))
+        novel = novel_facts(clean, " ".join(p.title + " " + p.text for p in cited_passages)) if nums else []
+        supported = bool(nums) and support >= threshold and not novel
+        checked.append(CheckedSentence(clean, nums, supported, support, by_n, novel))
     return CheckResult(checked, removed)

@@ -141,7 +141,7 @@ class Assistant:
             parts.append(piece)
             yield piece
         text, removed = sanitize("".join(parts), {p.url for p in passages if p.url})
-        check = check_answer(text, passages, primary, self.settings.abstain_threshold)
+        check = check_answer(text, passages, primary, self.settings.support_threshold)
         yield llm_answer(question, text, passages, check, removed, self.settings.strict_citations, relevance)
 
     def _standalone(self, question: str, history: list[tuple[str, str]]) -> str:

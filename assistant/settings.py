@@ -22,6 +22,12 @@ class Settings:
     qdrant_url: str = ""
     qdrant_api_key: str = ""
     collection: str = "newsroom"
+    # Server store
+    shard_number: int = 1
+    replication_factor: int = 1
+    write_consistency_factor: int = 1
+    on_disk_vectors: bool = False
+    quantization_int8: bool = False
     # Dense embedders, first is primary. 'use', 'e5', 'minilm', 'st:<path or name>',
     # or 'openai:<model>' (an OpenAI-compatible embeddings server at embed_base_url).
     embedders: tuple[str, ...] = ("use",)
@@ -37,6 +43,7 @@ class Settings:
     llm_max_retries: int = 2
     llm_context_chars: int = 12000
     strict_citations: bool = False
+    support_threshold: float = 0.45
     # Retrieval.
     top_k: int = 8
     max_per_article: int = 2

@@ -1,0 +1,299 @@
+"""A Qdrant server (or qdrant-client's in-memory stand-in) behind the same Store interface as EdgeStore.
+
+Same collection schema as the embedded store: one named cosine dense vector per
+embedder, the sparse vector "bm25" with the IDF modifier, and the same payload
+indexes; the same filter semantics (see ``store_edge.build_filter``) and the same
+hybrid query (a prefetch per leg, RRF with k=60). Transient failures are retried
+with backoff; what still fails becomes a one-line ``BackendError`` naming the URL.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Iterator, TypeVar
+
+from qdrant_client import QdrantClient
+from qdrant_client import models as m
+
+from .errors import BackendError, ConfigError
+from .settings import Settings
+from .store import (
+    DATETIME_FIELDS,
+    KEYWORD_FIELDS,
+    SPARSE_NAME,
+    TEXT_FIELD,
+    ChunkPoint,
+    Hit,
+    SearchFilter,
+    iso,
+)
+
+log = logging.getLogger(__name__)
+
+_PAGE = 512
+RRF_K = 60  # as EdgeStore: the fused scores of both backends are comparable
+TIMEOUT_S = 30
+RETRIES = 4
+BACKOFF_S = 0.5
+_TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+T = TypeVar("T")
+
+
+def build_filter(flt: SearchFilter) -> m.Filter:
+    """The qdrant-client twin of ``store_edge.build_filter``: keep the two in step."""
+    must: list[Any] = []
+    if flt.langs:
+        must.append(m.FieldCondition(key="lang", match=m.MatchAny(any=list(flt.langs))))
+    if flt.sources:
+        must.append(m.FieldCondition(key="source", match=m.MatchAny(any=list(flt.sources))))
+    if flt.article_ids:
+        must.append(m.FieldCondition(key="article_id", match=m.MatchAny(any=list(flt.article_ids))))
+    if flt.collections is not None:
+        # An empty grant must match nothing, not everything.
+        must.append(m.FieldCondition(key="collection", match=m.MatchAny(any=list(flt.collections) or ["\x00none"])))
+    if flt.since or flt.until:
+        must.append(
+            m.FieldCondition(
+                key="published",
+                range=m.DatetimeRange(
+                    gte=iso(flt.since) if flt.since else None,
+                    lte=iso(flt.until) if flt.until else None,
+                ),
+            )
+        )
+    # Embargoed chunks are invisible until their time, to every query.
+    must.append(
+        m.Filter(
+            should=[
+                m.IsEmptyCondition(is_empty=m.PayloadField(key="embargo_until")),
+                m.FieldCondition(key="embargo_until", range=m.DatetimeRange(lte=iso(flt.now))),
+            ]
+        )
+    )
+    return m.Filter(must=must)
+
+
+def _is_transient(exc: Exception) -> bool:
+    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code in _TRANSIENT_STATUS
+    if isinstance(exc, ResponseHandlingException):
+        return True  # connection refused, reset, timed out
+    try:
+        import httpx
+
+        if isinstance(exc, httpx.TransportError):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
+
+
+class ServerStore:
+    """One collection on a Qdrant server; many processes may share it."""
+
+    def __init__(self, settings: Settings, dims: dict[str, int], client: QdrantClient | None = None):
+        self.settings = settings
+        self.url = settings.qdrant_url
+        self.collection = settings.collection
+        self.dims = dims
+        if client is not None:
+            self.client = client
+        elif self.url == ":memory:":
+            self.client = QdrantClient(":memory:")
+        else:
+            try:
+                self.client = QdrantClient(url=self.url, api_key=settings.qdrant_api_key or None, timeout=TIMEOUT_S)
+            except Exception as exc:
+                raise BackendError(f"Qdrant server at {self.url}: cannot create a client: {_one_line(exc)}") from exc
+        if self._call("check the collection", self.client.collection_exists, self.collection):
+            self._check_vectors()
+        else:
+            self._create()
+
+    # -- plumbing --------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        delay = BACKOFF_S
+        for attempt in range(RETRIES + 1):
+            try:
+                return fn(*args, **kwargs)
+            except (BackendError, ConfigError):
+                raise
+            except Exception as exc:
+                if attempt < RETRIES and _is_transient(exc):
+                    log.warning("Qdrant server at %s: %s failed (%s); retrying in %.1f s", self.url, what, _one_line(exc), delay)
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                tries = f" after {attempt + 1} tries" if attempt else ""
+                raise BackendError(
+                    f"Qdrant server at {self.url}: {what} in collection '{self.collection}' failed{tries}: {_one_line(exc)}"
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _create(self) -> None:
+        s = self.settings
+        quantization = (
+            m.ScalarQuantization(scalar=m.ScalarQuantizationConfig(type=m.ScalarType.INT8, quantile=0.99, always_ram=True))
+            if s.quantization_int8
+            else None
+        )
+        self._call(
+            "create the collection",
+            self.client.create_collection,
+            self.collection,
+            vectors_config={
+                name: m.VectorParams(size=dim, distance=m.Distance.COSINE, on_disk=s.on_disk_vectors or None)
+                for name, dim in self.dims.items()
+            },
+            sparse_vectors_config={SPARSE_NAME: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+            shard_number=s.shard_number,
+            replication_factor=s.replication_factor,
+            write_consistency_factor=s.write_consistency_factor,
+            quantization_config=quantization,
+        )
+        for name in KEYWORD_FIELDS:
+            self._index(name, m.PayloadSchemaType.KEYWORD)
+        for name in DATETIME_FIELDS:
+            self._index(name, m.PayloadSchemaType.DATETIME)
+        self._index(
+            TEXT_FIELD,
+            m.TextIndexParams(
+                type=m.TextIndexType.TEXT, tokenizer=m.TokenizerType.MULTILINGUAL, lowercase=True, phrase_matching=True
+            ),
+        )
+
+    def _index(self, name: str, schema: Any) -> None:
+        self._call(f"index '{name}'", self.client.create_payload_index, self.collection, name, field_schema=schema, wait=True)
+
+    def _check_vectors(self) -> None:
+        info = self._call("read the collection", self.client.get_collection, self.collection)
+        vectors = info.config.params.vectors
+        stored = {name: int(p.size) for name, p in vectors.items()} if isinstance(vectors, dict) else {}
+        if stored and any(stored.get(name) != dim for name, dim in self.dims.items()):
+            raise ConfigError(
+                f"collection '{self.collection}' at {self.url} was built with embedders {sorted(stored)}; the settings "
+                f"ask for {sorted(self.dims)}. Use the same NEWSROOM_EMBEDDERS, or another NEWSROOM_COLLECTION"
+            )
+
+    # -- Store -----------------------------------------------------------------
+    def upsert(self, points: list[ChunkPoint]) -> None:
+        if not points:
+            return
+        structs = [
+            m.PointStruct(
+                id=p.id,
+                vector={**p.dense, SPARSE_NAME: m.SparseVector(indices=list(p.sparse[0]), values=list(p.sparse[1]))},
+                payload=p.payload,
+            )
+            for p in points
+        ]
+        self._call("upsert", self.client.upsert, self.collection, points=structs, wait=True)
+
+    def delete_article(self, article_id: str, keep_hash: str | None = None) -> None:
+        must = [m.FieldCondition(key="article_id", match=m.MatchValue(value=article_id))]
+        must_not = [m.FieldCondition(key="content_hash", match=m.MatchValue(value=keep_hash))] if keep_hash else None
+        self._call(
+            "delete",
+            self.client.delete,
+            self.collection,
+            points_selector=m.FilterSelector(filter=m.Filter(must=must, must_not=must_not)),
+            wait=True,
+        )
+
+    def article_versions(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        if not article_ids:
+            return out
+        f = m.Filter(must=[m.FieldCondition(key="article_id", match=m.MatchAny(any=list(article_ids)))])
+        for payload in self._scroll(f, ["article_id", "content_hash"]):
+            versions = out.setdefault(payload["article_id"], {})
+            versions[payload["content_hash"]] = versions.get(payload["content_hash"], 0) + 1
+        return out
+
+    def query(self, dense, sparse, flt, limit, candidates, weights=None) -> list[Hit]:
+        f = build_filter(flt)
+        legs: list[tuple[str, Any]] = [(name, list(vec)) for name, vec in dense.items()]
+        if sparse and sparse[0]:
+            legs.append((SPARSE_NAME, m.SparseVector(indices=list(sparse[0]), values=list(sparse[1]))))
+        if not legs:
+            return []
+        if len(legs) == 1:
+            name, vec = legs[0]
+            resp = self._call(
+                "query", self.client.query_points, self.collection,
+                query=vec, using=name, query_filter=f, limit=limit, with_payload=True,
+            )
+        else:
+            w = [float((weights or {}).get(name, 1.0)) for name, _ in legs]
+            rrf = m.Rrf(k=RRF_K, weights=None if all(x == 1.0 for x in w) else w)
+            resp = self._call(
+                "query", self.client.query_points, self.collection,
+                prefetch=[m.Prefetch(query=vec, using=name, filter=f, limit=candidates) for name, vec in legs],
+                query=m.RrfQuery(rrf=rrf), query_filter=f, limit=limit, with_payload=True,
+            )
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in resp.points]
+
+    def phrase(self, phrase: str, flt: SearchFilter, limit: int) -> list[Hit]:
+        f = build_filter(flt)
+        f = m.Filter(must=[*(f.must or []), m.FieldCondition(key=TEXT_FIELD, match=m.MatchPhrase(phrase=phrase))])
+        records, _ = self._call(
+            "phrase search", self.client.scroll, self.collection, scroll_filter=f, limit=limit, with_payload=True
+        )
+        return [Hit(str(r.id), 1.0, dict(r.payload or {})) for r in records]
+
+    def _scroll(self, f: m.Filter | None, fields: list[str] | None) -> Iterator[dict[str, Any]]:
+        offset = None
+        while True:
+            records, offset = self._call(
+                "scroll", self.client.scroll, self.collection, scroll_filter=f, limit=_PAGE, offset=offset,
+                with_payload=fields if fields else True, with_vectors=False,
+            )
+            for r in records:
+                yield dict(r.payload or {})
+            if offset is None:
+                return
+
+    def scroll(self, flt: SearchFilter, fields: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        return self._scroll(build_filter(flt), fields)
+
+    def count(self, flt: SearchFilter) -> int:
+        return int(self._call("count", self.client.count, self.collection, count_filter=build_filter(flt), exact=True).count)
+
+    def facet(self, key: str, flt: SearchFilter, limit: int = 100) -> dict[str, int]:
+        resp = self._call(
+            "facet", self.client.facet, self.collection, key, facet_filter=build_filter(flt), limit=limit, exact=True
+        )
+        return {str(h.value): int(h.count) for h in resp.hits}
+
+    # -- beyond the protocol: what migrate and backup need -----------------------
+    def total(self) -> int:
+        """Every point, embargoed or not."""
+        return int(self._call("count", self.client.count, self.collection, exact=True).count)
+
+    def existing_ids(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        records = self._call(
+            "retrieve", self.client.retrieve, self.collection, ids=ids, with_payload=False, with_vectors=False
+        )
+        return {str(r.id) for r in records}
+
+    def flush(self) -> None:
+        """The server persists on its own (wait=True writes are durable in its WAL)."""
+
+    def close(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # closing never fails loudly
+                pass
+            self.client = None  # type: ignore[assignment]

@@ -1,0 +1,60 @@
+from hypothesis import given, settings, strategies as st
+
+from ingest.chunking import chunk_text, count_tokens, sentences
+
+MIXED = st.text(
+    alphabet=st.sampled_from(list("abc XYZ.!?\n。！？，你好世界مرحبا привет 😀é\u200d\t")),
+    max_size=3000,
+)
+
+
+@given(MIXED)
+@settings(max_examples=200, deadline=None)
+def test_offsets_reconstruct_the_text_and_never_reorder(text):
+    chunks = chunk_text(text, max_tokens=40, min_tokens=20, overlap_tokens=8)
+    for c in chunks:
+        assert text[c.start : c.end] == c.text
+        assert c.text.strip() == c.text and c.text
+    starts = [c.start for c in chunks]
+    assert starts == sorted(starts)
+    # No text is lost: every non-space character lies inside some chunk.
+    covered = set()
+    for c in chunks:
+        covered.update(range(c.start, c.end))
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+
+
+def test_chinese_sentences_end_at_fullwidth_marks():
+    text = "今天天气很好。我们去公园散步吧！你觉得怎么样？好"
+    assert [text[s.start : s.end] for s in sentences(text)] == ["今天天气很好。", "我们去公园散步吧！", "你觉得怎么样？", "好"]
+
+
+def test_abbreviations_and_initials_do_not_end_sentences():
+    text = "Huawei Technologies Co., Ltd. (Huawei) signed. J. K. Rowling met Mr. Smith in the U.S. Then left."
+    got = [text[s.start : s.end] for s in sentences(text)]
+    assert got == ["Huawei Technologies Co., Ltd. (Huawei) signed.", "J. K. Rowling met Mr. Smith in the U.S.", "Then left."]
+
+
+def test_chunks_stay_within_the_token_budget_in_every_script():
+    para = "今天天气很好，我们去公园散步吧。" * 60 + "\n\n" + "The council voted to approve the budget on Monday. " * 60
+    chunks = chunk_text(para, max_tokens=320, min_tokens=200, overlap_tokens=50)
+    assert len(chunks) >= 4
+    assert all(count_tokens(c.text) <= 320 for c in chunks)
+    assert all(count_tokens(c.text) >= 100 for c in chunks[:-1])
+
+
+def test_overlap_repeats_one_short_sentence():
+    text = " ".join(f"Sentence number {i} is here." for i in range(200))
+    chunks = chunk_text(text, max_tokens=60, min_tokens=40, overlap_tokens=10)
+    assert any(chunks[i + 1].start < chunks[i].end for i in range(len(chunks) - 1))
+
+
+def test_a_huge_sentence_is_cut_at_token_boundaries():
+    text = "word " * 5000
+    chunks = chunk_text(text, max_tokens=300)
+    assert all(count_tokens(c.text) <= 300 for c in chunks)
+    assert all(not c.text.startswith("ord") for c in chunks)
+
+
+def test_empty_input_gives_no_chunks():
+    assert chunk_text("") == [] and chunk_text("  \n\n ") == []
