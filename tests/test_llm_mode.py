@@ -63,7 +63,8 @@ def test_a_sentence_without_support_is_marked_or_dropped(llm_assistant):
     assert [s.text for s in flagged] == [claim.replace(" [1]", "")]
     assert any("not supported" in w for w in answer.warnings)
 
-    strict, _ = llm_assistant(lambda m: GOOD + " " + claim, strict_citations=True)
+    strict, _ = llm_assistant(lambda m: GOOD + " " + claim, strict_citations=True,
+                              data_dir=str(a.settings.data_dir) + "-strict")
     answer = strict.ask(QUESTION)
     assert "Brésil" not in answer.answer and "Yu Yingfu" in answer.answer
 
