@@ -51,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
 
+    p = sub.add_parser("eval", help="measure retrieval (and answers) against gold evidence")
+    p.add_argument("--corpus", nargs="+", type=Path, required=True, help="corpus JSONL file(s)")
+    p.add_argument("--questions", type=Path, required=True, help="questions JSONL with gold_paragraph or gold_docs")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--mode", choices=["hybrid", "dense", "sparse"], default="hybrid")
+    p.add_argument("--answers", action="store_true", help="also run ask: answer-contains rate, citation precision")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("status", help="what the archive holds")
     p.add_argument("--json", action="store_true")
 
@@ -77,6 +86,17 @@ def run(args: argparse.Namespace) -> int:
         from .api import serve
 
         serve(settings)
+        return 0
+
+    if args.command == "eval":
+        from .evaluate import run_eval
+
+        result = run_eval(settings, args.corpus, args.questions, k=args.k, limit=args.limit, answers=args.answers, mode=args.mode)
+        if args.json:
+            _print_json(result)
+        else:
+            for lang, m in [("all", result["overall"]), *result["by_language"].items()]:
+                print(f"{lang}: " + ", ".join(f"{key} {value}" for key, value in m.items()))
         return 0
 
     from . import cli_ops

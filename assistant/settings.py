@@ -48,6 +48,7 @@ class Settings:
     top_k: int = 8
     max_per_article: int = 2
     candidates: int = 60
+    sparse_weight: float = 0.05
     abstain_threshold: float = 0.30
     # Ingest.
     chunk_max_tokens: int = 320

@@ -96,6 +96,13 @@ def _one_line(exc: Exception) -> str:
     return text[:300]
 
 
+def _vectors(p: ChunkPoint) -> dict[str, Any]:
+    vectors: dict[str, Any] = {name: list(vec) for name, vec in p.dense.items()}
+    if p.sparse and len(p.sparse[0]):
+        vectors[SPARSE_NAME] = m.SparseVector(indices=list(p.sparse[0]), values=list(p.sparse[1]))
+    return vectors
+
+
 class ServerStore:
     """One collection on a Qdrant server; many processes may share it."""
 
@@ -187,14 +194,7 @@ class ServerStore:
     def upsert(self, points: list[ChunkPoint]) -> None:
         if not points:
             return
-        structs = [
-            m.PointStruct(
-                id=p.id,
-                vector={**p.dense, SPARSE_NAME: m.SparseVector(indices=list(p.sparse[0]), values=list(p.sparse[1]))},
-                payload=p.payload,
-            )
-            for p in points
-        ]
+        structs = [m.PointStruct(id=p.id, vector=_vectors(p), payload=p.payload) for p in points]
         self._call("upsert", self.client.upsert, self.collection, points=structs, wait=True)
 
     def delete_article(self, article_id: str, keep_hash: str | None = None) -> None:
