@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--strict", action="store_true", help="exit non-zero when any file failed")
+    p.add_argument("--prune", action="store_true", help="remove stored articles whose files under PATHS are gone")
 
     p = sub.add_parser("search", help="find passages")
     p.add_argument("query")
@@ -111,12 +112,12 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "ingest":
             from .progress import ProgressPrinter
 
-            report = assistant.ingest(args.paths, progress=None if args.json else ProgressPrinter())
+            report = assistant.ingest(args.paths, progress=None if args.json else ProgressPrinter(), prune=args.prune)
             if args.json:
                 _print_json(report.to_dict())
             else:
                 print(
-                    f"ingested {report.ingested}, updated {report.updated}, unchanged {report.unchanged}, "
+                    f"ingested {report.ingested}, updated {report.updated}, unchanged {report.unchanged}, pruned {report.pruned}, "
                     f"failed {len(report.failed)}, chunks {report.chunks}, {report.elapsed:.1f} s"
                 )
                 for f in report.failed:

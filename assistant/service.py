@@ -82,9 +82,11 @@ class Assistant:
         return "llm" if self._llm else "extractive"
 
     # -- ingest ----------------------------------------------------------------
-    def ingest(self, paths: list[Path], progress: Callable[[IngestReport], None] | None = None) -> IngestReport:
+    def ingest(self, paths: list[Path], progress: Callable[[IngestReport], None] | None = None,
+               prune: bool = False) -> IngestReport:
+        """Read files into the store; with ``prune``, drop articles whose files under ``paths`` are gone."""
         with self._lock:
-            return ingest(paths, self.store, self.embedders, self.settings, progress)
+            return ingest(paths, self.store, self.embedders, self.settings, progress, prune=prune)
 
     # -- search ----------------------------------------------------------------
     def _check_query(self, text: str, what: str) -> str:

@@ -3,20 +3,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Reader, ReadFailure, ReaderError, ReadResult
+from .archive import ZipReader
+from .base import Reader, ReadFailure, ReaderError, ReadResult, check_content
+from .csvfile import CsvReader
 from .html import HtmlReader
 from .jsonl import JsonlReader
+from .mail import EmlReader, MboxReader
+from .newsxml import FeedReader, NewsMLReader, NitfReader, XmlReader
+from .pdf import PdfReader
 from .text import MarkdownReader, TextReader
+from .word import DocxReader
 
 _REGISTRY: dict[str, Reader] = {
     ".jsonl": JsonlReader(),
     ".ndjson": JsonlReader(),
+    ".csv": CsvReader(),
     ".txt": TextReader(),
     ".text": TextReader(),
     ".md": MarkdownReader(),
     ".markdown": MarkdownReader(),
     ".html": HtmlReader(),
     ".htm": HtmlReader(),
+    ".xhtml": HtmlReader(),
+    ".xml": XmlReader(),  # NITF, NewsML-G2, RSS or Atom: sniffed from the root element
+    ".nitf": NitfReader(),
+    ".newsml": NewsMLReader(),
+    ".g2": NewsMLReader(),
+    ".rss": FeedReader(),
+    ".atom": FeedReader(),
+    ".pdf": PdfReader(),
+    ".docx": DocxReader(),
+    ".eml": EmlReader(),
+    ".mbox": MboxReader(),
+    ".zip": ZipReader(),
 }
 
 
@@ -28,4 +47,11 @@ def reader_for(path: Path) -> Reader | None:
     return _REGISTRY.get(path.suffix.lower())
 
 
-__all__ = ["Reader", "ReadFailure", "ReaderError", "ReadResult", "reader_for", "supported_suffixes"]
+def register(suffix: str, reader: Reader) -> None:
+    """Add or replace the reader for a suffix (e.g. a CsvReader with a field mapping)."""
+    _REGISTRY[suffix.lower() if suffix.startswith(".") else "." + suffix.lower()] = reader
+
+
+__all__ = [
+    "Reader", "ReadFailure", "ReaderError", "ReadResult", "check_content", "reader_for", "register", "supported_suffixes",
+]

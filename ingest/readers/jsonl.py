@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..article import Article, derived_article_id
 from ..normalize import MetadataError, clean_text, detect_language, normalize_lang, parse_datetime
-from .base import ReaderError, ReadFailure, ReadResult, decode_bytes
+from .base import display_path, ReaderError, ReadFailure, ReadResult, decode_bytes
 
 # Our field <- accepted names in the export, first match wins.
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -23,6 +24,41 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "collection": ("collection",),
     "embargo_until": ("embargo_until", "embargo"),
 }
+
+
+def parse_mapping(spec: str) -> dict[str, str]:
+    """'title=Headline, body=Story Text' -> {'title': 'Headline', 'body': 'Story Text'}."""
+    mapping: dict[str, str] = {}
+    for part in spec.split(","):
+        if "=" in part:
+            ours, theirs = part.split("=", 1)
+            if ours.strip() not in FIELDS:
+                raise ReaderError(f"field mapping names unknown field '{ours.strip()}'; known: {', '.join(FIELDS)}")
+            mapping[ours.strip()] = theirs.strip()
+    return mapping
+
+
+def field_mapping(explicit: dict[str, str] | None) -> dict[str, str]:
+    """The export-column mapping: given explicitly, else NEWSROOM_FIELD_MAP ('title=Headline,body=Story')."""
+    if explicit is not None:
+        for ours in explicit:
+            if ours not in FIELDS:
+                raise ReaderError(f"field mapping names unknown field '{ours}'; known: {', '.join(FIELDS)}")
+        return dict(explicit)
+    return parse_mapping(os.environ.get("NEWSROOM_FIELD_MAP", ""))
+
+
+def apply_mapping(row: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
+    """Rename the export's columns to our field names (the mapping wins over FIELDS' aliases)."""
+    if not mapping:
+        return row
+    out = {k: v for k, v in row.items() if k not in mapping.values()}
+    for ours, theirs in mapping.items():
+        if theirs in row:
+            for alias in FIELDS[ours]:
+                out.pop(alias, None)
+            out[ours] = row[theirs]
+    return out
 
 
 def _pick(row: dict[str, Any], field: str) -> Any:
@@ -61,16 +97,20 @@ def article_from_record(row: dict[str, Any], where: str, source_path: str, fallb
 
 
 class JsonlReader:
+    def __init__(self, mapping: dict[str, str] | None = None) -> None:
+        self.mapping = mapping
+
     def read(self, path: Path) -> Iterator[ReadResult]:
-        text = decode_bytes(path.read_bytes(), str(path))
+        mapping = field_mapping(self.mapping)
+        text = decode_bytes(path.read_bytes(), display_path(path))
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
-            where = f"{path}:{number}"
+            where = f"{display_path(path)}:{number}"
             try:
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ReaderError("expected a JSON object")
-                yield article_from_record(row, where, str(path), derived_article_id(str(path), str(number)))
+                yield article_from_record(apply_mapping(row, mapping), where, display_path(path), derived_article_id(display_path(path), str(number)))
             except (ValueError, ReaderError, MetadataError) as exc:
                 yield ReadFailure(where, f"{exc}")

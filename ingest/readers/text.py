@@ -8,7 +8,7 @@ from typing import Iterator
 
 from ..article import Article, derived_article_id
 from ..normalize import clean_text, detect_language, normalize_lang, parse_datetime
-from .base import ReaderError, ReadResult, decode_bytes
+from .base import display_path, identity_path, ReaderError, ReadResult, decode_bytes
 from .unstructured_offline import partition_text_elements
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
@@ -33,9 +33,9 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
 def _article(path: Path, title: str, body: str, meta: dict[str, str]) -> Article:
     body = body.strip()
     if not body:
-        raise ReaderError(f"{path}: no text in the file")
+        raise ReaderError(f"{display_path(path)}: no text in the file")
     return Article(
-        id=meta.get("id") or derived_article_id(str(path.resolve())),
+        id=meta.get("id") or derived_article_id(identity_path(path)),
         title=meta.get("title") or title or path.stem,
         body=body,
         url=meta.get("url", ""),
@@ -45,13 +45,13 @@ def _article(path: Path, title: str, body: str, meta: dict[str, str]) -> Article
         lang=normalize_lang(meta.get("lang", "")) or detect_language(title + "\n" + body),
         section=meta.get("section", ""),
         collection=meta.get("collection", "default"),
-        source_path=str(path),
+        source_path=display_path(path),
     )
 
 
 class TextReader:
     def read(self, path: Path) -> Iterator[ReadResult]:
-        text = clean_text(decode_bytes(path.read_bytes(), str(path)))
+        text = clean_text(decode_bytes(path.read_bytes(), display_path(path)))
         meta, text = _front_matter(text)
         first = next((line.strip() for line in text.splitlines() if line.strip()), "")
         yield _article(path, first[:200], text, meta)
@@ -61,7 +61,7 @@ class MarkdownReader:
     """Markdown rendered to text by unstructured, so citations quote prose, not markup."""
 
     def read(self, path: Path) -> Iterator[ReadResult]:
-        text = clean_text(decode_bytes(path.read_bytes(), str(path)))
+        text = clean_text(decode_bytes(path.read_bytes(), display_path(path)))
         meta, text = _front_matter(text)
         elements = partition_text_elements(text, "md")
         title = next((e.text for e in elements if e.category == "Title"), "")
