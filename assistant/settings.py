@@ -55,6 +55,7 @@ class Settings:
     chunk_min_tokens: int = 200
     chunk_overlap_tokens: int = 50
     max_file_mb: float = 200.0
+    field_map: str = ""  # CSV/JSONL export columns: 'title=Headline,body=Story Text'
     default_timezone: str = "UTC"
     # Serving.
     host: str = "127.0.0.1"

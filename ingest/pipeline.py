@@ -24,6 +24,7 @@ from assistant.store import ChunkPoint, SearchFilter, Store
 
 from .article import Article
 from .chunking import Chunk, chunk_text
+from .readers.jsonl import set_default_mapping
 from .readers import ReadFailure, check_content, reader_for, supported_suffixes
 
 log = logging.getLogger("newsroom.ingest")
@@ -231,6 +232,7 @@ def ingest(
     gone) are deleted afterwards; ``report.pruned`` counts them.
     """
     paths = [Path(p) for p in paths]
+    set_default_mapping(settings.field_map)
     report = IngestReport()
     seen = SeenSources()
     started = time.perf_counter()

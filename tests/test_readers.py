@@ -190,8 +190,11 @@ def test_csv_with_field_mapping_and_line_numbered_failures(tmp_path):
     assert "fields" in failures[f"{path}:5"]
 
 
-def test_csv_and_jsonl_share_one_mapping(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEWSROOM_FIELD_MAP", "body=story,title=hed")
+def test_csv_and_jsonl_share_one_mapping(tmp_path):
+    from ingest.readers.jsonl import set_default_mapping
+    from assistant.settings import load_settings
+
+    set_default_mapping(load_settings(env={"NEWSROOM_FIELD_MAP": "body=story,title=hed"}).field_map)
     csv_path = write(tmp_path, "a.csv", f'id;hed;story\nx1;Headline;"{EN_BODY}"\n')  # ; delimiter sniffed
     jsonl_path = write(tmp_path, "a.jsonl", '{"id": "x1", "hed": "Headline", "story": "%s"}\n' % EN_BODY)
     [from_csv], _ = read(csv_path)
@@ -200,6 +203,7 @@ def test_csv_and_jsonl_share_one_mapping(tmp_path, monkeypatch):
         "x1", "Headline", EN_BODY)
     with pytest.raises(ReaderError, match="unknown field"):
         list(JsonlReader(mapping={"headline_text": "x"}).read(jsonl_path))
+    set_default_mapping("")
 
 
 # -- PDF / DOCX ---------------------------------------------------------------------------

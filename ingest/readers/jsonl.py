@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -38,6 +37,15 @@ def parse_mapping(spec: str) -> dict[str, str]:
     return mapping
 
 
+_default_mapping: dict[str, str] = {}
+
+
+def set_default_mapping(spec: str) -> None:
+    """Set the mapping used when a reader is given none (NEWSROOM_FIELD_MAP, via the pipeline)."""
+    global _default_mapping
+    _default_mapping = parse_mapping(spec)
+
+
 def field_mapping(explicit: dict[str, str] | None) -> dict[str, str]:
     """The export-column mapping: given explicitly, else NEWSROOM_FIELD_MAP ('title=Headline,body=Story')."""
     if explicit is not None:
@@ -45,7 +53,7 @@ def field_mapping(explicit: dict[str, str] | None) -> dict[str, str]:
             if ours not in FIELDS:
                 raise ReaderError(f"field mapping names unknown field '{ours}'; known: {', '.join(FIELDS)}")
         return dict(explicit)
-    return parse_mapping(os.environ.get("NEWSROOM_FIELD_MAP", ""))
+    return dict(_default_mapping)
 
 
 def apply_mapping(row: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:

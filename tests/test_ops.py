@@ -1,0 +1,196 @@
+"""Round trips of the operations verbs on a real (small) ingested archive: migrate, backup, restore."""
+from __future__ import annotations
+
+import json
+import tarfile
+
+import pytest
+from conftest import CORPORA, read_jsonl, write_jsonl
+
+from assistant.settings import load_settings
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Payload indexes have no effect in the local Qdrant"),
+    pytest.mark.filterwarnings("ignore:Failed to obtain server version"),
+]
+
+XQUAD = CORPORA / "xquad" / "corpus.en.jsonl"
+QUERIES = ["How many points did the Panthers defense give up?", "Super Bowl halftime show", "sacks"]
+
+
+def _search_all(assistant) -> list[list[tuple[float, str]]]:
+    """Each query's results as (score, chunk id); exact RRF ties may come in either order, so sort them."""
+    return [sorted(((-round(p.score, 4), p.chunk_id) for p in assistant.search(q, k=5))) for q in QUERIES]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    """A data folder with ~10 real passages ingested (the default embedder), closed again."""
+    from assistant.service import Assistant
+
+    if not XQUAD.exists():
+        pytest.skip(f"corpus not found: {XQUAD}")
+    root = tmp_path_factory.mktemp("archive")
+    rows = read_jsonl(XQUAD, limit=10)
+    for i, row in enumerate(rows):
+        row["source"] = "xquad"
+        row["published"] = f"2024-01-{i + 1:02d}"
+    src = write_jsonl(root / "passages.jsonl", rows)
+    assistant = Assistant(load_settings(env={}, data_dir=str(root / "data")))
+    try:
+        report = assistant.ingest([src])
+        assert report.ingested == len(rows) and not report.failed
+        expected = _search_all(assistant)
+        chunks = assistant.store.count(__import__("assistant.store", fromlist=["SearchFilter"]).SearchFilter())
+        embedders = assistant.embedders  # loaded once, shared with the tests below
+    finally:
+        assistant.close()
+    return {"root": root, "data": root / "data", "expected": expected, "chunks": chunks, "embedders": embedders}
+
+
+def _assistant(archive, **flags):
+    from assistant.service import Assistant
+
+    a = Assistant(load_settings(env={}, **flags))
+    a._embedders = archive["embedders"]  # reuse the loaded model
+    return a
+
+
+def test_migrate_copies_verifies_and_resumes(archive):
+    from qdrant_client import QdrantClient
+
+    from assistant.ops import migrate, open_edge
+    from assistant.store_server import ServerStore
+
+    settings = load_settings(env={}, data_dir=str(archive["data"]))
+    client = QdrantClient(":memory:")
+    server_settings = settings.with_overrides(qdrant_url=":memory:", collection="news")
+    source = open_edge(settings)
+    try:
+        target = ServerStore(server_settings, source.dims, client=client)
+        report = migrate(source, target, batch=4, sample=5)
+        assert report.verified, report.summary()
+        assert report.source_points == archive["chunks"] == report.target_points == report.copied
+        assert report.skipped == 0 and report.sample_checked == 5
+        assert "verified" in report.summary() and "\n" not in report.summary()
+
+        # Resumable: a second run copies nothing; a partly copied collection gets only what is missing.
+        again = migrate(source, target, batch=4)
+        assert (again.copied, again.skipped, again.verified) == (0, archive["chunks"], True)
+        from qdrant_client import models as m
+
+        some = [str(r.id) for r in client.scroll("news", limit=3)[0]]
+        client.delete("news", points_selector=m.PointIdsList(points=some), wait=True)
+        resumed = migrate(source, target, batch=4)
+        assert (resumed.copied, resumed.verified) == (3, True)
+    finally:
+        source.close()
+
+    # The server collection answers searches exactly as the embedded store did.
+    a = _assistant(archive, data_dir=str(archive["root"] / "unused"), qdrant_url=":memory:", collection="news")
+    a._store = ServerStore(server_settings, {e.name: e.dim for e in archive["embedders"]}, client=client)
+    try:
+        got = _search_all(a)
+    finally:
+        a.close()
+    assert got == archive["expected"]
+
+
+def test_migrate_reports_mismatch(archive):
+    from qdrant_client import QdrantClient
+
+    from assistant.ops import migrate, open_edge
+    from assistant.store import ChunkPoint
+    from assistant.store_server import ServerStore
+
+    settings = load_settings(env={}, data_dir=str(archive["data"]))
+    source = open_edge(settings)
+    try:
+        target = ServerStore(settings.with_overrides(qdrant_url=":memory:"), source.dims, client=QdrantClient(":memory:"))
+        extra = {name: [1.0] * dim for name, dim in source.dims.items()}
+        target.upsert([ChunkPoint("00000000-0000-0000-0000-000000000001", extra, ([1], [1.0]), {"article_id": "x"})])
+        report = migrate(source, target)
+        assert not report.verified and report.target_points == report.source_points + 1
+        assert "NOT verified" in report.summary()
+    finally:
+        source.close()
+
+
+def test_backup_restore_round_trip(archive, tmp_path):
+    from assistant.errors import InputError, StoreLockedError
+    from assistant.ops import backup, restore
+
+    settings = load_settings(env={}, data_dir=str(archive["data"]))
+    info = backup(settings, tmp_path)  # a folder: a time-stamped file in it
+    dest = tmp_path / info["path"].rsplit("/", 1)[1]
+    assert dest.name.endswith(".tar.gz") and info["points"] == archive["chunks"]
+    with tarfile.open(dest) as tar:
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile("newsroom-backup.json").read())
+    assert "qdrant/edge_config.json" in names and not any(n.endswith(".lock") for n in names)
+    assert manifest["points"] == archive["chunks"] and manifest["kind"] == "edge"
+    with pytest.raises(InputError, match="exists"):
+        backup(settings, dest)
+
+    new = load_settings(env={}, data_dir=str(tmp_path / "restored"))
+    out = restore(new, dest)
+    assert out["points"] == archive["chunks"]
+    a = _assistant(archive, data_dir=str(tmp_path / "restored"))
+    try:
+        assert _search_all(a) == archive["expected"]
+        # While a process holds the store, neither backup nor restore touches it.
+        with pytest.raises(StoreLockedError):
+            backup(new, tmp_path / "other.tar.gz")
+        with pytest.raises(StoreLockedError):
+            restore(new, dest, force=True)
+    finally:
+        a.close()
+
+    with pytest.raises(InputError, match="not empty"):
+        restore(new, dest)
+    assert restore(new, dest, force=True)["points"] == archive["chunks"]
+    a = _assistant(archive, data_dir=str(tmp_path / "restored"))
+    try:
+        assert _search_all(a) == archive["expected"]
+    finally:
+        a.close()
+
+
+def test_restore_rejects_foreign_archives(tmp_path):
+    from assistant.errors import InputError
+    from assistant.ops import restore
+
+    bad = tmp_path / "bad.tar.gz"
+    evil = tmp_path / "evil.txt"
+    evil.write_text("x")
+    with tarfile.open(bad, "w:gz") as tar:
+        tar.add(evil, arcname="../evil.txt")
+    settings = load_settings(env={}, data_dir=str(tmp_path / "d"))
+    with pytest.raises(InputError, match="not a newsroom backup"):
+        restore(settings, bad)
+    with pytest.raises(InputError, match="no backup file"):
+        restore(settings, tmp_path / "missing.tar.gz")
+
+
+def test_cli_verbs(archive, tmp_path, capsys):
+    from assistant.cli import main
+
+    dest = tmp_path / "b.tar.gz"
+    assert main(["backup", str(dest), "--data-dir", str(archive["data"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["points"] == archive["chunks"]
+    assert main(["restore", str(dest), "--data-dir", str(tmp_path / "r")]) == 0
+    assert capsys.readouterr().out.startswith(f"restored {archive['chunks']} points")
+    assert main(["restore", str(dest), "--data-dir", str(tmp_path / "r")]) == 2  # not empty, no --force
+    assert "not empty" in capsys.readouterr().err
+    # Nothing to migrate from, and an unreachable server: one line each, naming the problem.
+    assert main(["migrate", "--to", "http://127.0.0.1:9", "--data-dir", str(tmp_path / "empty")]) == 2
+    assert "no embedded store" in capsys.readouterr().err
+    import assistant.store_server as ss
+
+    ss.BACKOFF_S, saved = 0.001, ss.BACKOFF_S
+    try:
+        assert main(["migrate", "--to", "http://127.0.0.1:9", "--data-dir", str(archive["data"])]) == 4
+    finally:
+        ss.BACKOFF_S = saved
+    err = capsys.readouterr().err.strip()
+    assert "http://127.0.0.1:9" in err and "\n" not in err

@@ -1,0 +1,272 @@
+"""One behaviour suite for every Store backend: embedded Qdrant Edge and a Qdrant server.
+
+The server stands in as qdrant-client's in-memory mode (``qdrant_url=":memory:"``), which
+runs the same client calls a real server gets. Vectors are real: BM25 sparse vectors
+from ``assistant.sparse`` and small hand-made dense ones, so no model is loaded.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from assistant.settings import load_settings
+from assistant.sparse import document_vector, query_vector
+from assistant.store import ChunkPoint, SearchFilter, open_store
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Payload indexes have no effect in the local Qdrant"),
+    pytest.mark.filterwarnings("ignore:Failed to obtain server version"),
+]
+
+DIMS = {"a": 4, "b": 3}
+FUTURE = "2999-01-01T00:00:00Z"
+PAST = "2020-01-01T00:00:00Z"
+
+# (key, text, lang, source, published, collection, embargo, dense a, dense b)
+DOCS = [
+    ("bundestag", "Der Bundestag hat das Haushaltsgesetz am Freitag verabschiedet", "de", "dpa",
+     "2024-01-10T09:00:00Z", "default", None, [1, 0, 0, 0], [1, 0, 0]),
+    ("bank", "The central bank raised interest rates again on Tuesday", "en", "reuters",
+     "2024-03-05T12:00:00Z", "finance", None, [0, 1, 0, 0], [0, 1, 0]),
+    ("mortgage", "Interest rates on mortgages fell sharply in spring", "en", "ap",
+     "2024-05-20T08:30:00Z", "default", None, [0, 0.8, 0.6, 0], [0, 0.7, 0.7]),
+    ("final", "Football club wins the championship final after extra time", "en", "ap",
+     "2024-06-01T20:00:00Z", "sport", FUTURE, [0, 0, 0, 1], [0, 0, 1]),
+    ("election", "Election results announced after a long night of counting", "en", "reuters",
+     "2023-11-01T23:00:00Z", "default", PAST, [0, 0, 1, 0], [0.5, 0, 0.8]),
+]
+
+
+def _id(key: str, n: int = 0) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"test/{key}/{n}"))
+
+
+def make_point(key, text, lang, source, published, collection, embargo, a, b, *, article=None, chash="h1", n=0):
+    payload = {
+        "article_id": article or key,
+        "chunk_id": _id(article or key, n),
+        "title": key.title(),
+        "text": text,
+        "lang": lang,
+        "source": source,
+        "published": published,
+        "collection": collection,
+        "content_hash": chash,
+        "source_path": f"/archive/{key}.jsonl",
+    }
+    if embargo:
+        payload["embargo_until"] = embargo
+    return ChunkPoint(id=_id(article or key, n), dense={"a": [float(x) for x in a], "b": [float(x) for x in b]},
+                      sparse=document_vector(text), payload=payload)
+
+
+def _open(kind: str, tmp_path):
+    if kind == "edge":
+        settings = load_settings(env={}, data_dir=str(tmp_path / "data"))
+    else:
+        settings = load_settings(env={}, data_dir=str(tmp_path / "data"), qdrant_url=":memory:", collection="t")
+    return open_store(settings, DIMS)
+
+
+@pytest.fixture(params=["edge", "server"])
+def store(request, tmp_path):
+    s = _open(request.param, tmp_path)
+    s.upsert([make_point(*d) for d in DOCS])
+    yield s
+    s.close()
+
+
+def ids(hits) -> list[str]:
+    return [h.payload["article_id"] for h in hits]
+
+
+ALL = SearchFilter()
+
+
+def test_backend_classes(tmp_path):
+    from assistant.store_edge import EdgeStore
+    from assistant.store_server import ServerStore
+
+    for kind, cls in (("edge", EdgeStore), ("server", ServerStore)):
+        s = _open(kind, tmp_path / kind)
+        try:
+            assert isinstance(s, cls)
+        finally:
+            s.close()
+
+
+def test_dense_query_ranks_nearest_first(store):
+    hits = store.query({"a": [0, 1, 0.05, 0]}, None, ALL, limit=3, candidates=10)
+    assert ids(hits)[:2] == ["bank", "mortgage"]
+    assert hits[0].score > hits[1].score
+    assert "final" not in ids(hits)  # embargoed
+
+
+def test_sparse_query_is_bm25(store):
+    hits = store.query({}, query_vector("mortgages"), ALL, limit=5, candidates=10)
+    assert ids(hits) == ["mortgage"]
+    hits = store.query({}, query_vector("interest rates"), ALL, limit=5, candidates=10)
+    assert set(ids(hits)) == {"bank", "mortgage"}
+
+
+def test_hybrid_rrf_fuses_legs(store):
+    q = {"a": [0, 1, 0, 0], "b": [0, 1, 0]}
+    hits = store.query(q, query_vector("interest rates again"), ALL, limit=4, candidates=10)
+    assert ids(hits)[0] == "bank"  # first in every leg
+    assert ids(hits)[1] == "mortgage"
+    # RRF with k=60 and ranks counted from 0: first in all three legs scores 3/60.
+    assert hits[0].score == pytest.approx(3 / 60, rel=1e-4)
+
+
+def test_hybrid_weights_shift_ranking(store):
+    # With one candidate per leg: dense leg 'a' finds election, the sparse leg mortgage.
+    dense = {"a": [0, 0, 1, 0]}
+    sparse = query_vector("mortgages spring")
+    toward_dense = store.query(dense, sparse, ALL, limit=2, candidates=1, weights={"a": 5.0, "bm25": 1.0})
+    toward_sparse = store.query(dense, sparse, ALL, limit=2, candidates=1, weights={"a": 1.0, "bm25": 5.0})
+    assert ids(toward_dense)[0] == "election"
+    assert ids(toward_sparse)[0] == "mortgage"
+
+
+def test_filters_lang_source_dates(store):
+    dense = {"a": [0.5, 0.5, 0.5, 0.5]}
+    assert set(ids(store.query(dense, None, SearchFilter(langs=("de",)), 10, 20))) == {"bundestag"}
+    assert set(ids(store.query(dense, None, SearchFilter(sources=("reuters",)), 10, 20))) == {"bank", "election"}
+    assert set(ids(store.query(dense, None, SearchFilter(article_ids=("bank", "final")), 10, 20))) == {"bank"}
+    window = SearchFilter(since=datetime(2024, 3, 1, tzinfo=timezone.utc), until=datetime(2024, 5, 20, 8, 30, tzinfo=timezone.utc))
+    assert set(ids(store.query(dense, None, window, 10, 20))) == {"bank", "mortgage"}  # both bounds inclusive
+    assert set(ids(store.query(dense, None, SearchFilter(since=datetime(2024, 1, 11, tzinfo=timezone.utc)), 10, 20))) == {"bank", "mortgage"}
+    assert store.count(SearchFilter(until=datetime(2024, 1, 1, tzinfo=timezone.utc))) == 1
+
+
+def test_collections_and_empty_grant(store):
+    dense = {"a": [0.5, 0.5, 0.5, 0.5]}
+    assert set(ids(store.query(dense, None, SearchFilter(collections=("finance",)), 10, 20))) == {"bank"}
+    assert set(ids(store.query(dense, None, SearchFilter(collections=("default",)), 10, 20))) == {"bundestag", "mortgage", "election"}
+    # An empty grant sees nothing, in every call.
+    none = SearchFilter(collections=())
+    assert store.query(dense, query_vector("interest"), none, 10, 20) == []
+    assert store.count(none) == 0
+    assert store.facet("lang", none) == {}
+    assert list(store.scroll(none)) == []
+    assert store.phrase("interest rates", none, 10) == []
+
+
+def test_embargo_future_hidden_past_visible(store):
+    dense = {"a": [0, 0, 0, 1]}
+    visible = ids(store.query(dense, None, ALL, 10, 20))
+    assert "final" not in visible and "election" in visible
+    assert store.count(ALL) == 4
+    later = SearchFilter(now=datetime(3000, 1, 1, tzinfo=timezone.utc))
+    assert ids(store.query(dense, None, later, 1, 20)) == ["final"]
+    assert store.count(later) == 5
+    before = SearchFilter(now=datetime(2019, 1, 1, tzinfo=timezone.utc))
+    assert store.count(before) == 3
+
+
+def test_delete_article_keep_hash_and_versions(store):
+    old = [make_point(*DOCS[1], article="story", chash="v1", n=i) for i in range(2)]
+    new = [make_point(*DOCS[2], article="story", chash="v2", n=10)]
+    store.upsert(old + new)
+    assert store.article_versions(["story", "bank", "missing"]) == {"story": {"v1": 2, "v2": 1}, "bank": {"h1": 1}}
+    store.delete_article("story", keep_hash="v2")
+    assert store.article_versions(["story"]) == {"story": {"v2": 1}}
+    store.delete_article("story")
+    assert store.article_versions(["story"]) == {}
+    assert store.article_versions([]) == {}
+    assert store.count(ALL) == 4  # the others untouched
+
+
+def test_upsert_same_id_replaces(store):
+    p = make_point(*DOCS[1])
+    p.payload["title"] = "Rewritten"
+    store.upsert([p])
+    assert store.count(ALL) == 4
+    hits = store.query({"a": [0, 1, 0, 0]}, None, ALL, 1, 10)
+    assert hits[0].payload["title"] == "Rewritten"
+    assert hits[0].id == p.id
+
+
+def test_phrase_search(store):
+    assert set(ids(store.phrase("interest rates", ALL, 10))) == {"bank", "mortgage"}
+    assert ids(store.phrase("rates again", ALL, 10)) == ["bank"]
+    assert store.phrase("again rates", ALL, 10) == []
+    assert ids(store.phrase("championship final", ALL, 10)) == []  # embargoed
+    assert ids(store.phrase("interest rates", SearchFilter(sources=("ap",)), 10)) == ["mortgage"]
+
+
+def test_scroll_fields_count_facet(store):
+    rows = list(store.scroll(ALL, ["article_id", "lang"]))
+    assert sorted(r["article_id"] for r in rows) == ["bank", "bundestag", "election", "mortgage"]
+    assert all(set(r) == {"article_id", "lang"} for r in rows)
+    full = list(store.scroll(SearchFilter(langs=("de",))))
+    assert full[0]["text"].startswith("Der Bundestag")
+    assert store.count(SearchFilter(langs=("en",))) == 3
+    assert store.facet("lang", ALL) == {"en": 3, "de": 1}
+    assert store.facet("source", SearchFilter(langs=("en",))) == {"reuters": 2, "ap": 1}
+
+
+def test_scroll_pages_past_one_page(store):
+    many = [make_point(*DOCS[0], article=f"bulk{i}", n=100 + i) for i in range(600)]
+    store.upsert(many)
+    assert sum(1 for _ in store.scroll(SearchFilter(langs=("de",)), ["article_id"])) == 601
+    assert store.count(SearchFilter(langs=("de",))) == 601
+
+
+def test_backends_agree(tmp_path):
+    """The same data and query give the same ranking and scores on both backends."""
+    stores = [_open("edge", tmp_path / "e"), _open("server", tmp_path / "s")]
+    try:
+        results = []
+        for s in stores:
+            s.upsert([make_point(*d) for d in DOCS])
+            results.append(s.query({"a": [0.1, 0.9, 0.3, 0], "b": [0.2, 0.9, 0.1]}, query_vector("interest rates mortgages"),
+                                   ALL, limit=4, candidates=10))
+        (edge, server) = results
+        assert [h.id for h in edge][:2] == [h.id for h in server][:2]  # the tail holds exact ties
+        assert {h.id: h.score for h in edge} == pytest.approx({h.id: h.score for h in server}, rel=1e-4)
+        sparse = [s.query({}, query_vector("interest rates"), ALL, 4, 10) for s in stores]
+        assert [h.score for h in sparse[0]] == pytest.approx([h.score for h in sparse[1]], rel=1e-3)
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_server_reopen_checks_dims_and_keeps_settings(tmp_path):
+    from qdrant_client import QdrantClient
+
+    from assistant.errors import ConfigError
+    from assistant.store_server import ServerStore
+
+    client = QdrantClient(":memory:")
+    settings = load_settings(env={}, data_dir=str(tmp_path), qdrant_url=":memory:", collection="c",
+                             shard_number=2, replication_factor=1, on_disk_vectors=True, quantization_int8=True)
+    s = ServerStore(settings, DIMS, client=client)
+    s.upsert([make_point(*DOCS[0])])
+    assert ServerStore(settings, DIMS, client=client).total() == 1
+    with pytest.raises(ConfigError, match="embedders"):
+        ServerStore(settings, {"a": 8}, client=client)
+    params = client.get_collection("c").config.params
+    assert params.vectors["a"].size == 4 and params.sparse_vectors["bm25"].modifier.value == "idf"
+    client.close()
+
+
+def test_server_errors_are_one_line_backend_errors(tmp_path, monkeypatch):
+    import assistant.store_server as ss
+    from assistant.errors import BackendError
+
+    monkeypatch.setattr(ss, "BACKOFF_S", 0.001)
+    # A closed local port: connection refused, retried, then one line naming the URL.
+    settings = load_settings(env={}, data_dir=str(tmp_path), qdrant_url="http://127.0.0.1:9")
+    with pytest.raises(BackendError) as err:
+        ss.ServerStore(settings, DIMS)
+    msg = str(err.value)
+    assert "http://127.0.0.1:9" in msg and "\n" not in msg and "tries" in msg
+
+
+def test_settings_server_fields_from_env(tmp_path):
+    s = load_settings(env={"NEWSROOM_SHARD_NUMBER": "3", "NEWSROOM_REPLICATION_FACTOR": "2",
+                           "NEWSROOM_QUANTIZATION_INT8": "true"}, data_dir=str(tmp_path))
+    assert (s.shard_number, s.replication_factor, s.write_consistency_factor, s.on_disk_vectors, s.quantization_int8) == (3, 2, 1, False, True)
