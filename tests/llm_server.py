@@ -21,6 +21,8 @@ class ScriptedLLM:
         self.requests: list[dict] = []
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self._chat)
+        self.app.post("/v1/embeddings")(self._embeddings)
+        self.embedding_batches: list[int] = []
         self._server: uvicorn.Server | None = None
         self.port = 0
 
@@ -44,6 +46,21 @@ class ScriptedLLM:
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def _embeddings(self, request: Request):
+        """Deterministic bag-of-words vectors: a real (if crude) embedding, same text → same vector."""
+        import hashlib
+
+        body = await request.json()
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        self.embedding_batches.append(len(texts))
+        data = []
+        for i, text in enumerate(texts):
+            vec = [0.0] * 64
+            for word in text.lower().split():
+                vec[int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1.0
+            data.append({"object": "embedding", "index": i, "embedding": vec})
+        return {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 0, "total_tokens": 0}}
 
     def __enter__(self) -> "ScriptedLLM":
         config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="error")
