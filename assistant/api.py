@@ -1,7 +1,6 @@
 """FastAPI with the Gradio app mounted at /: one process, one Assistant."""
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import FastAPI, Request

@@ -80,7 +80,7 @@ def article_from_record(row: dict[str, Any], where: str, source_path: str, fallb
     """Map one export record onto an Article; raises MetadataError naming the bad field."""
     body = clean_text(_pick(row, "body")).strip()
     if not body:
-        raise MetadataError(f"field 'body' is missing or empty")
+        raise MetadataError("field 'body' is missing or empty")
     title = clean_text(_pick(row, "title")).strip()
     authors_raw = _pick(row, "authors") or []
     authors = [clean_text(a).strip() for a in (authors_raw if isinstance(authors_raw, list) else str(authors_raw).split(","))]
