@@ -32,6 +32,50 @@ class SearchFilter:
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 
+@dataclass(frozen=True)
+class AnyOf:
+    """Payload field ``key`` equals one of ``values`` (an empty tuple matches nothing)."""
+
+    key: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Between:
+    """Datetime payload field ``key`` within [gte, lte] (ISO strings; None is open)."""
+
+    key: str
+    gte: str | None
+    lte: str | None
+
+
+@dataclass(frozen=True)
+class VisibleAt:
+    """Not embargoed at ``now``: no ``embargo_until``, or one at or before ``now``."""
+
+    now: str
+
+
+NO_MATCH = "\x00none"  # a value no payload holds: how an empty grant matches nothing
+
+
+def filter_conditions(flt: SearchFilter) -> list[AnyOf | Between | VisibleAt]:
+    """What a query may see, as backend-neutral conditions that must all hold.
+
+    Every backend translates exactly this list, so access and embargo rules live here once.
+    """
+    conds: list[AnyOf | Between | VisibleAt] = []
+    for key, values in (("lang", flt.langs), ("source", flt.sources), ("article_id", flt.article_ids)):
+        if values:
+            conds.append(AnyOf(key, tuple(values)))
+    if flt.collections is not None:
+        conds.append(AnyOf("collection", tuple(flt.collections) or (NO_MATCH,)))
+    if flt.since or flt.until:
+        conds.append(Between("published", iso(flt.since) if flt.since else None, iso(flt.until) if flt.until else None))
+    conds.append(VisibleAt(iso(flt.now)))
+    return conds
+
+
 @dataclass
 class ChunkPoint:
     id: str

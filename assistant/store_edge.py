@@ -14,45 +14,30 @@ from .store import (
     KEYWORD_FIELDS,
     SPARSE_NAME,
     TEXT_FIELD,
+    AnyOf,
+    Between,
     ChunkPoint,
     Hit,
     SearchFilter,
-    iso,
+    filter_conditions,
 )
 
 _PAGE = 512
 
 
 def build_filter(flt: SearchFilter) -> q.Filter:
+    """``store.filter_conditions`` in Qdrant Edge's models."""
     must: list[Any] = []
-    if flt.langs:
-        must.append(q.FieldCondition("lang", match=q.MatchAny(list(flt.langs))))
-    if flt.sources:
-        must.append(q.FieldCondition("source", match=q.MatchAny(list(flt.sources))))
-    if flt.article_ids:
-        must.append(q.FieldCondition("article_id", match=q.MatchAny(list(flt.article_ids))))
-    if flt.collections is not None:
-        # An empty grant must match nothing, not everything.
-        must.append(q.FieldCondition("collection", match=q.MatchAny(list(flt.collections) or ["\x00none"])))
-    if flt.since or flt.until:
-        must.append(
-            q.FieldCondition(
-                "published",
-                range=q.RangeDateTime(
-                    gte=iso(flt.since) if flt.since else None,
-                    lte=iso(flt.until) if flt.until else None,
-                ),
-            )
-        )
-    # Embargoed chunks are invisible until their time, to every query.
-    must.append(
-        q.Filter(
-            should=[
+    for c in filter_conditions(flt):
+        if isinstance(c, AnyOf):
+            must.append(q.FieldCondition(c.key, match=q.MatchAny(list(c.values))))
+        elif isinstance(c, Between):
+            must.append(q.FieldCondition(c.key, range=q.RangeDateTime(gte=c.gte, lte=c.lte)))
+        else:
+            must.append(q.Filter(should=[
                 q.IsEmptyCondition("embargo_until"),
-                q.FieldCondition("embargo_until", range=q.RangeDateTime(lte=iso(flt.now))),
-            ]
-        )
-    )
+                q.FieldCondition("embargo_until", range=q.RangeDateTime(lte=c.now)),
+            ]))
     return q.Filter(must=must)
 
 

@@ -22,10 +22,12 @@ from .store import (
     KEYWORD_FIELDS,
     SPARSE_NAME,
     TEXT_FIELD,
+    AnyOf,
+    Between,
     ChunkPoint,
     Hit,
     SearchFilter,
-    iso,
+    filter_conditions,
 )
 
 log = logging.getLogger(__name__)
@@ -41,36 +43,18 @@ T = TypeVar("T")
 
 
 def build_filter(flt: SearchFilter) -> m.Filter:
-    """The qdrant-client twin of ``store_edge.build_filter``: keep the two in step."""
+    """``store.filter_conditions`` in qdrant-client's models."""
     must: list[Any] = []
-    if flt.langs:
-        must.append(m.FieldCondition(key="lang", match=m.MatchAny(any=list(flt.langs))))
-    if flt.sources:
-        must.append(m.FieldCondition(key="source", match=m.MatchAny(any=list(flt.sources))))
-    if flt.article_ids:
-        must.append(m.FieldCondition(key="article_id", match=m.MatchAny(any=list(flt.article_ids))))
-    if flt.collections is not None:
-        # An empty grant must match nothing, not everything.
-        must.append(m.FieldCondition(key="collection", match=m.MatchAny(any=list(flt.collections) or ["\x00none"])))
-    if flt.since or flt.until:
-        must.append(
-            m.FieldCondition(
-                key="published",
-                range=m.DatetimeRange(
-                    gte=iso(flt.since) if flt.since else None,
-                    lte=iso(flt.until) if flt.until else None,
-                ),
-            )
-        )
-    # Embargoed chunks are invisible until their time, to every query.
-    must.append(
-        m.Filter(
-            should=[
+    for c in filter_conditions(flt):
+        if isinstance(c, AnyOf):
+            must.append(m.FieldCondition(key=c.key, match=m.MatchAny(any=list(c.values))))
+        elif isinstance(c, Between):
+            must.append(m.FieldCondition(key=c.key, range=m.DatetimeRange(gte=c.gte, lte=c.lte)))
+        else:
+            must.append(m.Filter(should=[
                 m.IsEmptyCondition(is_empty=m.PayloadField(key="embargo_until")),
-                m.FieldCondition(key="embargo_until", range=m.DatetimeRange(lte=iso(flt.now))),
-            ]
-        )
-    )
+                m.FieldCondition(key="embargo_until", range=m.DatetimeRange(lte=c.now)),
+            ]))
     return m.Filter(must=must)
 
 
