@@ -179,3 +179,21 @@ def build_embedder(spec: str, settings: Settings) -> Embedder:
 
 def build_embedders(settings: Settings) -> list[Embedder]:
     return [build_embedder(spec, settings) for spec in settings.embedders]
+
+
+class MemoEmbedder:
+    """One request's view of an embedder: a text embedded once is not embedded again."""
+
+    def __init__(self, inner: Embedder):
+        self.inner = inner
+        self.name, self.dim, self.languages = inner.name, inner.dim, inner.languages
+        self._seen: dict[str, np.ndarray] = {}
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._seen))
+        if missing:
+            self._seen.update(zip(missing, self.inner.embed_passages(missing)))
+        return np.stack([self._seen[t] for t in texts]) if texts else np.zeros((0, self.dim), dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)

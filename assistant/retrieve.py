@@ -4,8 +4,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ingest.normalize import detect_language
-
 from .embed import Embedder
 from .settings import Settings
 from .sparse import query_vector
@@ -71,11 +69,10 @@ def cap_per_article(passages: list[Passage], per_article: int, k: int) -> list[P
 class QueryVectors:
     dense: dict[str, list[float]]
     sparse: tuple[list[int], list[float]]
-    lang: str = ""
 
 
 def embed_query(text: str, embedders: list[Embedder]) -> QueryVectors:
-    return QueryVectors({e.name: e.embed_query(text).tolist() for e in embedders}, query_vector(text), detect_language(text))
+    return QueryVectors({e.name: e.embed_query(text).tolist() for e in embedders}, query_vector(text))
 
 
 def fuse(dense_legs: list[list[Hit]], sparse: list[Hit], sparse_weight: float) -> list[Hit]:

@@ -13,7 +13,7 @@ from ingest.pipeline import IngestReport, ingest
 from . import prompts
 from .answer import Answer, extractive_answer, format_sources, llm_answer, score_sentences
 from .citations import check_answer, sanitize
-from .embed import Embedder, build_embedders
+from .embed import Embedder, MemoEmbedder, build_embedders
 from .errors import InputError
 from .llm import ChatModel
 from .retrieve import Passage, embed_query, retrieve
@@ -122,7 +122,7 @@ class Assistant:
         question = self._check_query(question, "question")
         flt = (filters or Filters()).to_search_filter(collections)
         query = self._standalone(question, history or [])
-        primary = self.embedders[0]
+        primary = MemoEmbedder(self.embedders[0])  # scoring and the citation check share sentence vectors
         with self._lock:
             vectors = embed_query(query, self.embedders)
             passages = retrieve(query, self.store, self.embedders, self.settings, flt, vectors=vectors)
