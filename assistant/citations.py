@@ -49,9 +49,6 @@ class CheckResult:
     sentences: list[CheckedSentence]
     removed: list[str]  # what was taken out, and why
 
-    def text(self, drop_unsupported: bool) -> str:
-        kept = [s for s in self.sentences if s.supported or not drop_unsupported]
-        return " ".join(s.text + "".join(f" [{n}]" for n in s.citations) for s in kept)
 
 
 def sanitize(text: str, allowed_urls: set[str]) -> tuple[str, list[str]]:
