@@ -50,7 +50,6 @@ class CheckResult:
     removed: list[str]  # what was taken out, and why
 
 
-
 def sanitize(text: str, allowed_urls: set[str]) -> tuple[str, list[str]]:
     """Remove images, markup and links that are not the sources' own URLs."""
     removed: list[str] = []
