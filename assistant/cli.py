@@ -1,4 +1,4 @@
-"""The `newsroom` command: ingest, search, ask, serve, status."""
+"""The `newsroom` command: ingest, search, ask, check, quote, serve, status."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import NewsroomError
+from .errors import ConfigError, NewsroomError
 from .settings import load_settings
 
 
@@ -37,20 +37,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--strict", action="store_true", help="exit non-zero when any file failed")
     p.add_argument("--prune", action="store_true", help="remove stored articles whose files under PATHS are gone")
+    p.add_argument("--via", metavar="URL", help="send the files to the running app at URL (e.g. http://127.0.0.1:7860)")
+    p.add_argument("--collection", help="put the articles in this collection (instead of their own)")
+    p.add_argument("--workers", type=int, default=None, help="parser processes (NEWSROOM_INGEST_WORKERS; 0 or 1: none)")
 
     p = sub.add_parser("search", help="find passages")
     p.add_argument("query")
     p.add_argument("--k", type=int, default=None, help="how many passages (default NEWSROOM_TOP_K)")
     p.add_argument("--mode", choices=["hybrid", "dense", "sparse"], default="hybrid")
+    p.add_argument("--exact", action="store_true",
+                   help="every article containing QUERY word for word (not top-k), earliest first")
     _filters(p)
 
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question")
     _filters(p)
 
+    p = sub.add_parser("check", help="find the passages that support, contradict or mention a claim")
+    p.add_argument("claim")
+    _filters(p)
+
+    p = sub.add_parser("quote", help="where a quotation or figure appears in the archive, earliest first")
+    p.add_argument("words")
+    _filters(p)
+
     p = sub.add_parser("serve", help="run the web app and HTTP API")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
+
+    p = sub.add_parser("hash-password", help="print a password hash for the users file (reads the password from stdin)")
 
     p = sub.add_parser("eval", help="measure retrieval (and answers) against gold evidence")
     p.add_argument("--corpus", nargs="+", type=Path, required=True, help="corpus JSONL file(s)")
@@ -81,6 +96,8 @@ def _filters_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.command == "hash-password":
+        return _hash_password()
     settings = load_settings(data_dir=getattr(args, "data_dir", None), config=getattr(args, "config", None))
     if args.command == "serve":
         settings = settings.with_overrides(host=args.host, port=args.port)
@@ -107,29 +124,45 @@ def run(args: argparse.Namespace) -> int:
 
     from .service import Assistant
 
+    if args.command == "ingest" and args.via:
+        if args.prune:
+            raise ConfigError("--prune works on the local store only; run it where the store is, without --via")
+        from .progress import ProgressPrinter
+        from .remote import ingest_via
+
+        report = ingest_via(args.via, args.paths, settings, args.collection, None if args.json else ProgressPrinter())
+        return _print_report(report, args)
+
+    if args.command == "ingest" and args.workers is not None:
+        settings = settings.with_overrides(ingest_workers=args.workers)
     assistant = Assistant(settings)
     try:
         if args.command == "ingest":
             from .progress import ProgressPrinter
 
-            report = assistant.ingest(args.paths, progress=None if args.json else ProgressPrinter(), prune=args.prune)
+            report = assistant.ingest(args.paths, progress=None if args.json else ProgressPrinter(), prune=args.prune,
+                                      collection=args.collection)
+            return _print_report(report, args)
+        if args.command == "search" and args.exact:
+            results = assistant.phrase(args.query, _filters_from(args))
             if args.json:
-                _print_json(report.to_dict())
+                _print_json({"exact": args.query, "count": len(results), "results": [p.to_result() for p in results]})
             else:
-                print(
-                    f"ingested {report.ingested}, updated {report.updated}, unchanged {report.unchanged}, pruned {report.pruned}, "
-                    f"failed {len(report.failed)}, chunks {report.chunks}, {report.elapsed:.1f} s"
-                )
-                for f in report.failed:
-                    print(f"  failed: {f['path']}: {f['error']}")
-            return 1 if args.strict and report.failed else 0
+                print(f"{len(results)} article(s) contain \"{args.query}\"")
+                for i, p in enumerate(results, 1):
+                    print(f"{i}. {(p.published or 'undated')[:10]} {p.title} — {p.source} [{p.lang}] {p.url}")
+                    print(f"   {p.text[:200].replace(chr(10), ' ')}")
+            return 0
         if args.command == "search":
             results = assistant.search(args.query, _filters_from(args), k=args.k, mode=args.mode)
             if args.json:
-                _print_json({"results": [_result(p) for p in results]})
+                _print_json({"results": [p.to_result() for p in results]})
             else:
                 for i, p in enumerate(results, 1):
                     print(f"{i}. {p.title} — {p.source} {(p.published or '')[:10]} [{p.lang}] score {p.score:.4f}")
+                    if p.duplicates:
+                        print(f"   same story in {len(p.duplicates)} more: " + ", ".join(
+                            f"{d['source']} {(d.get('published') or '')[:10]}".strip() for d in p.duplicates))
                     print(f"   {p.text[:200].replace(chr(10), ' ')}")
             return 0
         if args.command == "ask":
@@ -142,6 +175,13 @@ def run(args: argparse.Namespace) -> int:
                     print(f"[{c.n}] {c.title} — {c.source} {(c.published or '')[:10]} {c.url}")
                 for w in answer.warnings:
                     print(f"warning: {w}", file=sys.stderr)
+            return 0
+        if args.command in ("check", "quote"):
+            if args.command == "check":
+                result, show = assistant.check(args.claim, _filters_from(args)), _print_check
+            else:
+                result, show = assistant.quote(args.words, _filters_from(args)), _print_quotes
+            _print_json(result.to_dict()) if args.json else show(result)
             return 0
         if args.command == "status":
             info = assistant.status()
@@ -156,9 +196,65 @@ def run(args: argparse.Namespace) -> int:
     return 2
 
 
-def _result(p) -> dict[str, Any]:
-    keys = ("article_id", "chunk_id", "title", "source", "url", "published", "lang", "text", "start", "end", "score")
-    return {k: getattr(p, k) for k in keys}
+def _hash_password() -> int:
+    import getpass
+
+    from .auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise NewsroomError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise NewsroomError("the password is empty")
+    print(hash_password(password))
+    return 0
+
+
+def _print_check(result) -> None:
+    if result.verdict:
+        print(f"verdict: {result.verdict}")
+    if result.explanation:
+        print(result.explanation)
+    n = 0
+    for stance, items in result.by_stance().items():
+        if items:
+            print(f"\n{stance} ({len(items)}):")
+        for e in items:
+            n += 1
+            p = e.passage
+            print(f"[{n}] {(p.published or '')[:10]} {p.source} — {p.title} ({e.reason})")
+            print(f"    {e.quote}")
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+
+
+def _print_quotes(found) -> None:
+    if not found.hits:
+        print("not found in the archive")
+        return
+    if not found.exact:
+        print("no exact match; close wordings:")
+    for h in found.hits:
+        p = h.passage
+        who = f" — {h.speaker}" if h.speaker else ""
+        print(f"{(p.published or '')[:10]} {p.source} — {p.title}{who}")
+        print(f"    {h.quote}")
+
+
+def _print_report(report, args: argparse.Namespace) -> int:
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(
+            f"ingested {report.ingested}, updated {report.updated}, unchanged {report.unchanged}, pruned {report.pruned}, "
+            f"failed {len(report.failed)}, chunks {report.chunks}, {report.elapsed:.1f} s"
+        )
+        for f in report.failed:
+            print(f"  failed: {f['path']}: {f['error']}")
+    return 1 if args.strict and report.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

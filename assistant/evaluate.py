@@ -89,11 +89,14 @@ def run_eval(
             started = time.perf_counter()
             results = assistant.search(q.text, k=k, mode=mode)
             latency = (time.perf_counter() - started) * 1000
-            ranked: list[str] = []
+            ranked: list[set[str]] = []  # one rank per result article, with the copies collapsed into it
+            seen: set[str] = set()
             for r in results:
-                if r.article_id not in ranked:
-                    ranked.append(r.article_id)
-            hits = [a in q.gold for a in ranked]
+                if r.article_id not in seen:
+                    same = {r.article_id, *(d["article_id"] for d in r.duplicates)}
+                    seen |= same
+                    ranked.append(same)
+            hits = [bool(ids & q.gold) for ids in ranked]
             first = next((i for i, h in enumerate(hits) if h), None)
             m = per_lang[q.lang]
             for cut in (1, 5, 10):

@@ -10,13 +10,16 @@ from typing import Any, Callable, Iterator
 from ingest.normalize import MetadataError, parse_datetime
 from ingest.pipeline import IngestReport, ingest
 
-from . import prompts
-from .answer import Answer, extractive_answer, format_sources, llm_answer, score_sentences
+from . import library, prompts
+from .answer import (Answer, covers_question, extractive_answer, format_sources, llm_answer, score_sentences,
+                     stands_out)
 from .citations import check_answer, sanitize
+from .claims import ClaimCheck, gather_evidence, parse_verdict
 from .embed import Embedder, MemoEmbedder, build_embedders
 from .errors import InputError
 from .llm import ChatModel
-from .retrieve import Passage, embed_query, retrieve
+from .quotes import QuoteResult, candidates, chronological, close_hits, exact_hits
+from .retrieve import Passage, embed_query, find_phrase, retrieve
 from .settings import Settings
 from .store import SearchFilter, Store, open_store
 
@@ -54,7 +57,8 @@ class Assistant:
         self.settings = settings
         self._embedders: list[Embedder] | None = None
         self._store: Store | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # opening/closing the store; queries
+        self._ingest_lock = threading.Lock()  # one ingest at a time; queries go on beside it
         self._llm = ChatModel(settings) if settings.llm_enabled else None
 
     # -- parts -----------------------------------------------------------------
@@ -83,10 +87,18 @@ class Assistant:
 
     # -- ingest ----------------------------------------------------------------
     def ingest(self, paths: list[Path], progress: Callable[[IngestReport], None] | None = None,
-               prune: bool = False) -> IngestReport:
-        """Read files into the store; with ``prune``, drop articles whose files under ``paths`` are gone."""
-        with self._lock:
-            return ingest(paths, self.store, self.embedders, self.settings, progress, prune=prune)
+               prune: bool = False, *, names: dict[str, str] | None = None,
+               collection: str | None = None) -> IngestReport:
+        """Read files into the store; with ``prune``, drop articles whose files under ``paths`` are gone.
+
+        ``names``: what the report calls each path (uploads); ``collection`` overrides the articles' own.
+        Questions are answered while an ingest runs (Qdrant serves reads during writes); two
+        ingests take turns.
+        """
+        store = self.store
+        with self._ingest_lock:
+            return ingest(paths, store, self.embedders, self.settings, progress, prune=prune, names=names,
+                          collection=collection)
 
     # -- search ----------------------------------------------------------------
     def _check_query(self, text: str, what: str) -> str:
@@ -105,6 +117,14 @@ class Assistant:
         flt = (filters or Filters()).to_search_filter(collections)
         with self._lock:
             return retrieve(query, self.store, self.embedders, self.settings, flt, k, mode)
+
+    def phrase(self, words: str, filters: Filters | None = None,
+               collections: tuple[str, ...] | None = None) -> list[Passage]:
+        """Every article containing the exact wording (not top-k), earliest first, one passage each."""
+        words = self._check_query(words, "phrase")
+        flt = (filters or Filters()).to_search_filter(collections)
+        with self._lock:
+            return find_phrase(words, self.store, flt)
 
     # -- ask -------------------------------------------------------------------
     def ask(self, question: str, filters: Filters | None = None, history: list[tuple[str, str]] | None = None,
@@ -126,10 +146,16 @@ class Assistant:
         with self._lock:
             vectors = embed_query(query, self.embedders)
             passages = retrieve(query, self.store, self.embedders, self.settings, flt, vectors=vectors)
+            nearest = self.store.query({primary.name: vectors.dense[primary.name]}, None, flt, limit=30, candidates=30)
         scored = score_sentences(query, vectors.dense[primary.name], passages, primary)
         relevance = scored[0].score if scored else 0.0
-        if self._llm is None or relevance < self.settings.abstain_threshold:
-            answer = extractive_answer(question, passages, scored, self.settings.abstain_threshold)
+        answerable = (
+            relevance >= self.settings.abstain_threshold
+            and stands_out([h.score for h in nearest], self.settings.answer_min_top, self.settings.answer_min_gap)
+            and covers_question(question, passages, scored, self.settings.answer_min_overlap)
+        )
+        if self._llm is None or not answerable:
+            answer = extractive_answer(question, passages, scored, self.settings.abstain_threshold, answerable=answerable)
             if self._llm is not None:
                 answer.mode = "llm"
             yield answer.answer
@@ -156,6 +182,48 @@ class Assistant:
         # Extractive mode: carry the previous question's words into retrieval.
         return f"{history[-1][0]} {question}"
 
+    # -- claims and quotes -----------------------------------------------------
+    def check(self, claim: str, filters: Filters | None = None, collections: tuple[str, ...] | None = None) -> ClaimCheck:
+        """Passages that support, contradict or mention a claim; in LLM mode also a verdict."""
+        claim = self._check_query(claim, "claim")
+        flt = (filters or Filters()).to_search_filter(collections)
+        primary = MemoEmbedder(self.embedders[0])
+        with self._lock:
+            passages = retrieve(claim, self.store, self.embedders, self.settings, flt, k=max(self.settings.top_k, 10))
+        evidence = gather_evidence(claim, passages, primary, self.settings.support_threshold,
+                                   self.settings.abstain_threshold)
+        result = ClaimCheck(claim, self.mode, None if evidence else "not_in_archive", evidence)
+        if self._llm is None or not evidence:
+            return result
+        given = [e.passage for e in evidence]
+        sources, used = format_sources(given, self.settings.llm_context_chars)
+        user = prompts.render("claim_check", today=date.today().isoformat(), sources=sources, claim=claim)
+        verdict, text = parse_verdict(self._llm.complete(prompts.render("system"), user))
+        text, removed = sanitize(text, {p.url for p in given[:used] if p.url})
+        checked = check_answer(text, given[:used], primary, self.settings.support_threshold)
+        explained = llm_answer(claim, text, given[:used], checked, removed, self.settings.strict_citations, 1.0)
+        result.verdict = verdict
+        result.explanation = explained.answer if not explained.abstained else ""
+        result.warnings = explained.warnings + ([] if verdict else ["the model gave no verdict word"])
+        # Number the evidence as the explanation cites it: [n] is the n-th evidence item.
+        cited = {c.chunk_id: c.n for c in explained.citations}
+        result.evidence.sort(key=lambda e: cited.get(e.passage.chunk_id, len(cited) + 1))
+        return result
+
+    def quote(self, words: str, filters: Filters | None = None, collections: tuple[str, ...] | None = None,
+              limit: int = 200) -> QuoteResult:
+        """Every place the words appear, earliest first; close wordings when none matches exactly."""
+        words = self._check_query(words, "quotation")
+        flt = (filters or Filters()).to_search_filter(collections)
+        with self._lock:
+            found = candidates(words, self.store, flt, limit)
+            hits = exact_hits(words, found)
+            if hits:
+                return QuoteResult(words, chronological(hits), exact=True)
+            near = retrieve(words, self.store, self.embedders, self.settings, flt, k=20)
+        close = close_hits(words, near, MemoEmbedder(self.embedders[0]), self.settings.quote_similarity)
+        return QuoteResult(words, chronological(close), exact=False)
+
     # -- status ----------------------------------------------------------------
     def status(self, collections: tuple[str, ...] | None = None) -> dict[str, Any]:
         flt = SearchFilter(collections=collections)
@@ -167,9 +235,32 @@ class Assistant:
                 "chunks": store.count(flt),
                 "languages": store.facet("lang", flt),
                 "sources": store.facet("source", flt),
+                "years": library.holdings(library.article_facts(store, flt))["years"],  # articles, not chunks
                 "store": str(self.settings.store_path) if self.settings.embedded else self.settings.qdrant_url,
                 "embedders": [e.name for e in self.embedders],
                 "answer_mode": self.mode,
             }
 
+    # -- library ---------------------------------------------------------------
+    def facets(self, collections: tuple[str, ...] | None = None) -> dict[str, dict[str, int]]:
+        """Languages, outlets and collections with their chunk counts: filter choices (cheap, unlike status)."""
+        flt = SearchFilter(collections=collections)
+        with self._lock:
+            return {key: self.store.facet(field, flt, limit=1000)
+                    for key, field in (("languages", "lang"), ("sources", "source"), ("collections", "collection"))}
 
+    def holdings(self, collections: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """Articles by language, outlet and year (what the Library view shows)."""
+        with self._lock:
+            return library.holdings(library.article_facts(self.store, SearchFilter(collections=collections)))
+
+    def coverage(self, query: str, filters: Filters | None = None,
+                 collections: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """Articles matching ``query`` per month and language (semantic, any language, or verbatim)."""
+        query = self._check_query(query, "query")
+        flt = (filters or Filters()).to_search_filter(collections)
+        with self._lock:
+            passages = retrieve(query, self.store, self.embedders, self.settings, flt, k=200)
+            mentions = [h.payload for h in self.store.phrase(query, flt, limit=10_000)]
+        found = library.matching_articles(passages, mentions)
+        return {"query": query, "articles": len(found), "months": library.per_month(found)}

@@ -30,7 +30,7 @@ class Settings:
     quantization_int8: bool = False
     # Dense embedders, first is primary. 'use', 'e5', 'minilm', 'st:<path or name>',
     # or 'openai:<model>' (an OpenAI-compatible embeddings server at embed_base_url).
-    embedders: tuple[str, ...] = ("use",)
+    embedders: tuple[str, ...] = ("use", "e5")  # e5 covers ~100 languages and lifts cross-lingual recall; ~10x slower ingest
     embed_base_url: str = ""
     embed_api_key: str = ""
     embed_title: bool = True
@@ -48,8 +48,19 @@ class Settings:
     top_k: int = 8
     max_per_article: int = 2
     candidates: int = 60
-    sparse_weight: float = 0.05
-    abstain_threshold: float = 0.30
+    sparse_weight: float = 0.5  # BM25 (scaled to the best hit) next to the dense score, within each language
+    per_language: bool = True  # dense candidates from each archive language separately
+    centre_languages: bool = True  # remove each language's mean vector before comparing across languages
+    recency_weight: float = 0.15  # added to the score of the newest hit on "latest"/"最新"/"今年" questions
+    recency_half_life_days: float = 180.0
+    duplicate_threshold: float = 0.8  # shingle containment that makes two articles one story (1 disables)
+    abstain_threshold: float = 0.20  # the best sentence's relevance below which the answer abstains
+    # Abstain unless the nearest passage is this close, or stands this far above the next 29,
+    answer_min_top: float = 0.50
+    answer_min_gap: float = 0.13
+    # and, when the best sentence is in the question's language, some sentence holds this share of its content words.
+    answer_min_overlap: float = 0.25
+    quote_similarity: float = 0.50  # quote look-up: cosine a close wording (or translation) needs when nothing matches exactly
     # Ingest.
     chunk_max_tokens: int = 320
     chunk_min_tokens: int = 200
@@ -57,10 +68,23 @@ class Settings:
     max_file_mb: float = 200.0
     field_map: str = ""  # CSV/JSONL export columns: 'title=Headline,body=Story Text'
     default_timezone: str = "UTC"
+    # Parser processes (0 or 1: parse in the ingesting process); the encoder uses the other cores.
+    ingest_workers: int = field(default_factory=lambda: max(1, min(8, (os.cpu_count() or 1) // 2)))
+    # `newsroom ingest --via URL`: HTTP Basic credentials for a running app that requires a login.
+    api_user: str = ""
+    api_password: str = ""
     # Serving.
     host: str = "127.0.0.1"
     port: int = 7860
     max_question_chars: int = 2000
+    # Access and limits (see docs/operations.md, "Access and limits").
+    users_file: str = ""  # TOML: [users.NAME] password = "<hash>", collections = ["desk-a"] or ["*"]
+    auth: str = "auto"  # auto (logins when a users file is given or the host is not loopback) | on | off
+    max_body_kb: int = 256  # JSON request bodies
+    max_upload_mb: float = 50.0  # files uploaded through the app or /api/ingest
+    rate_per_minute: int = 60  # API requests per user (or client address) per minute; 0 = unlimited
+    cors_origins: tuple[str, ...] = ()  # other web origins allowed to call the server (default: none)
+    upload_temp_dir: str = ""  # Gradio's upload folder (GRADIO_TEMP_DIR); default <system temp>/newsroom-uploads
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @property
@@ -123,6 +147,10 @@ def _validated(s: Settings) -> Settings:
             )
         if name.startswith("openai:") and not s.embed_base_url:
             raise ConfigError(f"embedder {name!r} needs NEWSROOM_EMBED_BASE_URL")
+    if s.auth not in ("auto", "on", "off"):
+        raise ConfigError(f"NEWSROOM_AUTH must be auto, on or off, not {s.auth!r}")
+    if s.max_body_kb < 1 or s.max_upload_mb <= 0 or s.rate_per_minute < 0:
+        raise ConfigError("max_body_kb and max_upload_mb must be positive and rate_per_minute not negative")
     if s.top_k < 1 or s.top_k > 100:
         raise ConfigError("top_k must be between 1 and 100")
     if s.chunk_min_tokens > s.chunk_max_tokens:

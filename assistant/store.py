@@ -6,6 +6,7 @@ remote: the embedded Qdrant Edge folder by default, a Qdrant server when
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator, Protocol
@@ -89,6 +90,7 @@ class Hit:
     id: str
     score: float
     payload: dict[str, Any]
+    vectors: dict[str, list[float]] | None = None  # dense vectors, when the query asked for them
 
 
 class Store(Protocol):
@@ -108,8 +110,15 @@ class Store(Protocol):
         limit: int,
         candidates: int,
         weights: dict[str, float] | None = None,
+        with_vectors: bool = False,
     ) -> list[Hit]:
         """Hybrid (RRF over every given dense vector and the sparse one) or single-leg."""
+
+    def query_many(self, requests: list[tuple[str, list[float], SearchFilter, int]]) -> list[list[Hit]]:
+        """Several single-vector searches at once, each (vector name, vector, filter, limit), with vectors."""
+
+    def sample_vectors(self, flt: SearchFilter, limit: int) -> list[dict[str, list[float]]]:
+        """Dense vectors of up to ``limit`` chunks matching ``flt`` (for per-language statistics)."""
 
     def phrase(self, phrase: str, flt: SearchFilter, limit: int) -> list[Hit]: ...
 
@@ -122,6 +131,15 @@ class Store(Protocol):
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+def needs_substring(phrase: str) -> bool:
+    """CJK words are cut by a segmenter that may cut the phrase differently from the text:
+    those phrases are also looked up as raw substrings (a scan; phrase matching is indexed)."""
+    return bool(_CJK.search(phrase))
 
 
 def iso(dt: datetime) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,6 +21,7 @@ from .store import (
     Hit,
     SearchFilter,
     filter_conditions,
+    needs_substring,
 )
 
 _PAGE = 512
@@ -46,7 +48,7 @@ class EdgeStore:
 
     def __init__(self, path: Path, dims: dict[str, int]):
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.path.parent / (self.path.name + ".lock"), "a+")
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -63,17 +65,36 @@ class EdgeStore:
         self._lock_file.write(f"newsroom process {os.getpid()}")
         self._lock_file.flush()
         self.dims = dims
-        existing = any(self.path.iterdir())
-        if existing:
+        try:
+            if not (self.path / "edge_config.json").exists():
+                self._create()
             self.shard = q.EdgeShard.load(str(self.path))
             self._check_vectors()
-        else:
-            config = q.EdgeConfig(
-                vectors={name: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine) for name, dim in dims.items()},
-                sparse_vectors={SPARSE_NAME: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
-            )
-            self.shard = q.EdgeShard.create(str(self.path), config)
-            self._create_indexes()
+        except BaseException:
+            self.close()  # give the lock back: the store was never opened
+            raise
+
+    def _create(self) -> None:
+        """Build the empty shard and its indexes beside the folder, then rename it into place.
+
+        A kill -9 during creation then leaves no half-made store: Edge cannot load a
+        folder whose config was never written, and a shard without its indexes would
+        quietly lack phrase search.
+        """
+        if self.path.exists():
+            _remove_unfinished(self.path)
+        staging = self.path.with_name(self.path.name + ".creating")
+        shutil.rmtree(staging, ignore_errors=True)  # left by a killed creation; we hold the lock
+        config = q.EdgeConfig(
+            vectors={name: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine) for name, dim in self.dims.items()},
+            sparse_vectors={SPARSE_NAME: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+        )
+        self.shard = q.EdgeShard.create(str(staging), config)
+        self._create_indexes()
+        self.shard.flush()
+        self.shard.close()
+        self.shard = None
+        os.replace(staging, self.path)
 
     def _check_vectors(self) -> None:
         stored = _stored_vector_sizes(self.path)
@@ -98,6 +119,7 @@ class EdgeStore:
     def upsert(self, points: list[ChunkPoint]) -> None:
         if not points:
             return
+        self.writes = getattr(self, "writes", 0) + 1  # lets query-side caches see a change
         self.shard.update(
             q.UpdateOperation.upsert_points(
                 [
@@ -112,6 +134,7 @@ class EdgeStore:
         )
 
     def delete_article(self, article_id: str, keep_hash: str | None = None) -> None:
+        self.writes = getattr(self, "writes", 0) + 1
         must = [q.FieldCondition("article_id", match=q.MatchValue(article_id))]
         must_not = [q.FieldCondition("content_hash", match=q.MatchValue(keep_hash))] if keep_hash else None
         self.shard.update(q.UpdateOperation.delete_points_by_filter(q.Filter(must=must, must_not=must_not)))
@@ -126,7 +149,7 @@ class EdgeStore:
             versions[payload["content_hash"]] = versions.get(payload["content_hash"], 0) + 1
         return out
 
-    def query(self, dense, sparse, flt, limit, candidates, weights=None) -> list[Hit]:
+    def query(self, dense, sparse, flt, limit, candidates, weights=None, with_vectors=False) -> list[Hit]:
         f = build_filter(flt)
         legs: list[tuple[str, Any]] = [(name, q.Query.Nearest(list(vec), using=name)) for name, vec in dense.items()]
         if sparse and sparse[0]:
@@ -134,7 +157,7 @@ class EdgeStore:
         if not legs:
             return []
         if len(legs) == 1:
-            request = q.QueryRequest(limit=limit, query=legs[0][1], filter=f, with_payload=True)
+            request = q.QueryRequest(limit=limit, query=legs[0][1], filter=f, with_payload=True, with_vector=with_vectors)
         else:
             w = [float((weights or {}).get(name, 1.0)) for name, _ in legs]
             request = q.QueryRequest(
@@ -143,14 +166,41 @@ class EdgeStore:
                 query=q.Fusion.Rrf(k=60, weights=w),
                 filter=f,
                 with_payload=True,
+                with_vector=with_vectors,
             )
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in self.shard.query(request)]
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), _dense(p.vector)) for p in self.shard.query(request)]
+
+    def query_many(self, requests: list[tuple[str, list[float], SearchFilter, int]]) -> list[list[Hit]]:
+        batch = [
+            q.QueryRequest(limit=limit, query=q.Query.Nearest(list(vec), using=name), filter=build_filter(flt),
+                           with_payload=True, with_vector=True)
+            for name, vec, flt, limit in requests
+        ]
+        return [[Hit(str(p.id), float(p.score), dict(p.payload or {}), _dense(p.vector)) for p in points]
+                for points in self.shard.query_batch(q.QueryBatchRequest(batch))]
+
+    def sample_vectors(self, flt: SearchFilter, limit: int) -> list[dict[str, list[float]]]:
+        records, _ = self.shard.scroll(q.ScrollRequest(limit=limit, filter=build_filter(flt), with_vector=True))
+        return [v for r in records if (v := _dense(r.vector))]
 
     def phrase(self, phrase: str, flt: SearchFilter, limit: int) -> list[Hit]:
-        f = build_filter(flt)
-        f = q.Filter(must=[*(f.must or []), q.FieldCondition(TEXT_FIELD, match=q.MatchPhrase(phrase))])
-        records, _ = self.shard.scroll(q.ScrollRequest(limit=limit, filter=f, with_payload=True))
-        return [Hit(str(r.id), 1.0, dict(r.payload or {})) for r in records]
+        """Chunks holding the words: a phrase match on the text index, or the raw substring
+        (CJK text the tokenizer splits differently). Up to ``limit``, paged."""
+        should = [q.FieldCondition(TEXT_FIELD, match=q.MatchPhrase(phrase))]
+        if needs_substring(phrase):
+            should.append(q.FieldCondition(TEXT_FIELD, match=q.MatchSubstring(phrase)))
+        words = q.Filter(should=should)
+        f = q.Filter(must=[*(build_filter(flt).must or []), words])
+        hits: list[Hit] = []
+        offset = None
+        while len(hits) < limit:
+            records, offset = self.shard.scroll(
+                q.ScrollRequest(offset=offset, limit=min(_PAGE, limit - len(hits)), filter=f, with_payload=True)
+            )
+            hits.extend(Hit(str(r.id), 1.0, dict(r.payload or {})) for r in records)
+            if offset is None:
+                break
+        return hits
 
     def _scroll(self, f: q.Filter, fields: list[str] | None) -> Iterator[dict[str, Any]]:
         offset = None
@@ -186,6 +236,13 @@ class EdgeStore:
             self._lock_file.close()
 
 
+def _dense(vector: Any) -> dict[str, list[float]] | None:
+    """The named dense vectors of a returned point (sparse ones left out)."""
+    if not isinstance(vector, dict):
+        return None
+    return {name: list(v) for name, v in vector.items() if name != SPARSE_NAME and isinstance(v, list)}
+
+
 def _stored_vector_sizes(path: Path) -> dict[str, int]:
     """Dense vector sizes of an existing shard, read from its saved config."""
     import json
@@ -195,3 +252,14 @@ def _stored_vector_sizes(path: Path) -> dict[str, int]:
     except (OSError, ValueError):
         return {}
     return {name: int(v.get("size", 0)) for name, v in (data.get("vectors") or {}).items()}
+
+
+def _remove_unfinished(path: Path) -> None:
+    """Remove a store folder whose creation was killed (a write-ahead log, no config, no data)."""
+    entries = {p.name for p in path.iterdir()}
+    segments = path / "segments"
+    if entries <= {"wal", "segments"} and not (segments.exists() and any(segments.iterdir())):
+        shutil.rmtree(path)
+        return
+    raise ConfigError(f"{path} holds files but no Qdrant Edge store (no edge_config.json); move it away or "
+                      f"choose another NEWSROOM_DATA_DIR")

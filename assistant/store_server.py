@@ -28,6 +28,7 @@ from .store import (
     Hit,
     SearchFilter,
     filter_conditions,
+    needs_substring,
 )
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,13 @@ def _vectors(p: ChunkPoint) -> dict[str, Any]:
     if p.sparse and len(p.sparse[0]):
         vectors[SPARSE_NAME] = m.SparseVector(indices=list(p.sparse[0]), values=list(p.sparse[1]))
     return vectors
+
+
+def _dense(vector: Any) -> dict[str, list[float]] | None:
+    """The named dense vectors of a returned point (sparse ones left out)."""
+    if not isinstance(vector, dict):
+        return None
+    return {name: list(v) for name, v in vector.items() if isinstance(v, list)}
 
 
 class ServerStore:
@@ -178,10 +186,12 @@ class ServerStore:
     def upsert(self, points: list[ChunkPoint]) -> None:
         if not points:
             return
+        self.writes = getattr(self, "writes", 0) + 1  # lets query-side caches see a change
         structs = [m.PointStruct(id=p.id, vector=_vectors(p), payload=p.payload) for p in points]
         self._call("upsert", self.client.upsert, self.collection, points=structs, wait=True)
 
     def delete_article(self, article_id: str, keep_hash: str | None = None) -> None:
+        self.writes = getattr(self, "writes", 0) + 1
         must = [m.FieldCondition(key="article_id", match=m.MatchValue(value=article_id))]
         must_not = [m.FieldCondition(key="content_hash", match=m.MatchValue(value=keep_hash))] if keep_hash else None
         self._call(
@@ -202,7 +212,7 @@ class ServerStore:
             versions[payload["content_hash"]] = versions.get(payload["content_hash"], 0) + 1
         return out
 
-    def query(self, dense, sparse, flt, limit, candidates, weights=None) -> list[Hit]:
+    def query(self, dense, sparse, flt, limit, candidates, weights=None, with_vectors=False) -> list[Hit]:
         f = build_filter(flt)
         legs: list[tuple[str, Any]] = [(name, list(vec)) for name, vec in dense.items()]
         if sparse and sparse[0]:
@@ -213,7 +223,7 @@ class ServerStore:
             name, vec = legs[0]
             resp = self._call(
                 "query", self.client.query_points, self.collection,
-                query=vec, using=name, query_filter=f, limit=limit, with_payload=True,
+                query=vec, using=name, query_filter=f, limit=limit, with_payload=True, with_vectors=with_vectors,
             )
         else:
             w = [float((weights or {}).get(name, 1.0)) for name, _ in legs]
@@ -221,17 +231,42 @@ class ServerStore:
             resp = self._call(
                 "query", self.client.query_points, self.collection,
                 prefetch=[m.Prefetch(query=vec, using=name, filter=f, limit=candidates) for name, vec in legs],
-                query=m.RrfQuery(rrf=rrf), query_filter=f, limit=limit, with_payload=True,
+                query=m.RrfQuery(rrf=rrf), query_filter=f, limit=limit, with_payload=True, with_vectors=with_vectors,
             )
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in resp.points]
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), _dense(p.vector)) for p in resp.points]
+
+    def query_many(self, requests: list[tuple[str, list[float], SearchFilter, int]]) -> list[list[Hit]]:
+        batch = [
+            m.QueryRequest(query=list(vec), using=name, filter=build_filter(flt), limit=limit, with_payload=True,
+                           with_vector=True)
+            for name, vec, flt, limit in requests
+        ]
+        resps = self._call("query", self.client.query_batch_points, self.collection, requests=batch)
+        return [[Hit(str(p.id), float(p.score), dict(p.payload or {}), _dense(p.vector)) for p in r.points] for r in resps]
+
+    def sample_vectors(self, flt: SearchFilter, limit: int) -> list[dict[str, list[float]]]:
+        records, _ = self._call("sample vectors", self.client.scroll, self.collection, scroll_filter=build_filter(flt),
+                                limit=limit, with_payload=False, with_vectors=True)
+        return [v for r in records if (v := _dense(r.vector))]
 
     def phrase(self, phrase: str, flt: SearchFilter, limit: int) -> list[Hit]:
-        f = build_filter(flt)
-        f = m.Filter(must=[*(f.must or []), m.FieldCondition(key=TEXT_FIELD, match=m.MatchPhrase(phrase=phrase))])
-        records, _ = self._call(
-            "phrase search", self.client.scroll, self.collection, scroll_filter=f, limit=limit, with_payload=True
-        )
-        return [Hit(str(r.id), 1.0, dict(r.payload or {})) for r in records]
+        """As ``EdgeStore.phrase``: a phrase match or the raw substring, up to ``limit``, paged."""
+        should: list[Any] = [m.FieldCondition(key=TEXT_FIELD, match=m.MatchPhrase(phrase=phrase))]
+        if needs_substring(phrase):
+            should.append(m.FieldCondition(key=TEXT_FIELD, match=m.MatchSubstring(substring=phrase)))
+        words = m.Filter(should=should)
+        f = m.Filter(must=[*(build_filter(flt).must or []), words])
+        hits: list[Hit] = []
+        offset = None
+        while len(hits) < limit:
+            records, offset = self._call(
+                "phrase search", self.client.scroll, self.collection, scroll_filter=f,
+                limit=min(_PAGE, limit - len(hits)), offset=offset, with_payload=True, with_vectors=False,
+            )
+            hits.extend(Hit(str(r.id), 1.0, dict(r.payload or {})) for r in records)
+            if offset is None:
+                break
+        return hits
 
     def _scroll(self, f: m.Filter | None, fields: list[str] | None) -> Iterator[dict[str, Any]]:
         offset = None

@@ -2,27 +2,36 @@
 
 Works for every script: CJK text has no spaces between words, so tokens are
 estimated per character there and sentences end at 。！？ as well as . ! ? ؟ ।.
-Every chunk satisfies ``body[chunk.start:chunk.end] == chunk.text``.
+Every chunk satisfies ``body[chunk.start:chunk.end] == chunk.text``, and no chunk or
+sentence boundary falls inside a character sequence that reads as one (a letter and
+its combining marks, an emoji joined by ZWJ, a surrogate pair). Every pattern runs
+in linear time: archive text is untrusted, and a run of 40,000 dots must not hang.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
-# One token per CJK/kana/hangul character, one per word or number elsewhere,
-# one per other symbol: close to what multilingual subword tokenizers count.
+# One token per CJK/kana/hangul character, one per word or number elsewhere (a run
+# of more than MAX_WORD_CHARS letters, as in Thai or a base64 blob, counts one token
+# per MAX_WORD_CHARS so that no "word" can make a chunk unbounded), one per other
+# symbol: close to what multilingual subword tokenizers count.
+MAX_WORD_CHARS = 24
 _TOKEN_RE = re.compile(
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
-    r"|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+"
-    r"|[^\w\s]",
+    r"|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]{1,%d}"
+    r"|[^\w\s]" % MAX_WORD_CHARS,
     re.UNICODE,
 )
 # A sentence ends after terminal punctuation (plus closing quotes/brackets) that is
-# followed by whitespace, or directly after a full-width terminator.
+# followed by whitespace, or directly after a full-width terminator. The run of marks
+# is matched from its first mark only and possessively: no quadratic backtracking.
 _SENTENCE_END_RE = re.compile(
-    r"(?:[.!?;…؟।]+(?:[\"'”’)\]]|[ \u00a0\u202f]?»)*(?=\s)|[。！？；]+[”’」』）】\"']*)",
+    r"(?:(?<![.!?;…؟।])[.!?;…؟।]++(?:[\"'”’)\]]|[ \u00a0\u202f]?»)*(?=\s)|(?<![。！？；])[。！？；]++[”’」』）】\"']*+)",
     re.UNICODE,
 )
+_ZWJ = "\u200d"
 _PARAGRAPH_RE = re.compile(r"\n\s*\n|\n")
 # A period after these does not end a sentence (titles, company forms, initials).
 _ABBREVIATIONS = frozenset(
@@ -32,8 +41,33 @@ _ABBREVIATIONS = frozenset(
 _WORD_BEFORE_RE = re.compile(r"([^\W\d_]+(?:\.[^\W\d_]+)*)\.+$", re.UNICODE)
 
 
+def _attaches(ch: str) -> bool:
+    """A character that belongs to the one before it: combining mark, variation
+    selector, emoji skin tone or tag, or a low surrogate."""
+    return (
+        unicodedata.category(ch) in ("Mn", "Mc", "Me")
+        or "\U0001f3fb" <= ch <= "\U0001f3ff"
+        or "\U000e0020" <= ch <= "\U000e007f"
+        or "\udc00" <= ch <= "\udfff"
+    )
+
+
+def safe_cut(text: str, i: int) -> bool:
+    """True when ``text`` may be cut at ``i`` without splitting what reads as one character."""
+    if i <= 0 or i >= len(text):
+        return True
+    before, after = text[i - 1], text[i]
+    if before.isspace() or after.isspace():
+        return True
+    if before == _ZWJ or _attaches(after) or after == _ZWJ:
+        return False
+    return True
+
+
 def _is_boundary(text: str, end: int, hi: int) -> bool:
     """Reject a '.'-style boundary after an abbreviation or before a lowercase word."""
+    if not safe_cut(text, end):
+        return False
     mark = text[end - 1]
     if mark in "。！？；!?;؟।":
         return True
@@ -100,7 +134,7 @@ def sentences(text: str, within: Span | None = None) -> list[Span]:
         stripped_end = m.end()
         while text[stripped_end - 1] in "\"'”’»)]」』）】 \u00a0\u202f":
             stripped_end -= 1
-        if not _is_boundary(text, stripped_end, hi):
+        if not safe_cut(text, m.end()) or not _is_boundary(text, stripped_end, hi):
             continue
         span = _trimmed(text, pos, m.end())
         if span:
@@ -113,16 +147,29 @@ def sentences(text: str, within: Span | None = None) -> list[Span]:
 
 
 def _split_long(text: str, span: Span, max_tokens: int) -> list[Span]:
-    """Cut a sentence longer than max_tokens at token boundaries."""
-    pieces: list[Span] = []
-    tokens = list(_TOKEN_RE.finditer(text, span.start, span.end))
-    for i in range(0, len(tokens), max_tokens):
-        group = tokens[i : i + max_tokens]
-        start = span.start if i == 0 else group[0].start()
-        end = tokens[i + max_tokens].start() if i + max_tokens < len(tokens) else span.end
-        piece = _trimmed(text, start, end)
-        if piece:
-            pieces.append(piece)
+    """Cut a sentence longer than max_tokens at token boundaries.
+
+    A cut never separates a letter from its combining marks (or an emoji sequence):
+    it moves back to an earlier token start, or forward only when a single such
+    sequence is longer than max_tokens.
+    """
+    starts = [m.start() for m in _TOKEN_RE.finditer(text, span.start, span.end)]
+    cuts = [span.start]
+    prev = 0
+    while prev + max_tokens < len(starts):
+        i = prev + max_tokens
+        while i > prev and not safe_cut(text, starts[i]):
+            i -= 1
+        if i == prev:
+            i = prev + max_tokens
+            while i < len(starts) and not safe_cut(text, starts[i]):
+                i += 1
+            if i == len(starts):
+                break
+        cuts.append(starts[i])
+        prev = i
+    cuts.append(span.end)
+    pieces = [p for p in (_trimmed(text, a, b) for a, b in zip(cuts, cuts[1:])) if p]
     return pieces or [span]
 
 

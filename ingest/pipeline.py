@@ -3,16 +3,25 @@
 Idempotent and restartable: an article whose stored chunks already carry its content
 hash (all of them) is skipped; a changed one gets its new chunks written first and
 its old version deleted after, so a crash at any point leaves either the old or the
-new version findable and the next run finishes the job.
+new version findable and the next run finishes the job (tests/test_crash.py kills
+runs with SIGKILL to prove it).
+
+Three stages overlap: files are parsed in worker processes (``ingest.workers``, in file
+order), the calling thread chunks and embeds a batch, and a writer thread builds the
+points of the previous batch and writes them. The store is flushed at the end and at
+most every ``FLUSH_EVERY_S``; between flushes its write-ahead log keeps every write.
 """
 from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
+from collections import ChainMap, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, MutableMapping
 
 import numpy as np
 
@@ -24,12 +33,15 @@ from assistant.store import ChunkPoint, SearchFilter, Store
 
 from .article import Article
 from .chunking import Chunk, chunk_text
-from .readers.jsonl import set_default_mapping
-from .readers import ReadFailure, check_content, reader_for, supported_suffixes
+from .readers import ReadFailure, supported_suffixes
+from .workers import read_files
 
 log = logging.getLogger("newsroom.ingest")
 
 BATCH_ARTICLES = 32
+# The write-ahead log makes every write survive kill -9; a flush (segments to disk, the
+# log truncated) costs a few hundred ms, so it runs at the end and at most this often.
+FLUSH_EVERY_S = 60.0
 
 
 @dataclass
@@ -53,16 +65,18 @@ class IngestReport:
         log.warning("%s: %s", where, error)
 
 
-def iter_files(paths: Iterable[Path], report: IngestReport) -> Iterator[Path]:
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """The given files, and the supported files under the given folders, sorted.
+
+    A path that is neither is passed on: reading it gives its report line, in order.
+    """
     for path in paths:
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
                 if child.suffix.lower() in supported_suffixes():
                     yield child
-        elif path.is_file():
-            yield path
         else:
-            report.fail(str(path), "no such file or folder")
+            yield path
 
 
 @dataclass
@@ -85,48 +99,29 @@ def _normalized_source(source_path: str) -> str:
 
 
 def iter_articles(
-    paths: Iterable[Path], settings: Settings, report: IngestReport, seen: SeenSources | None = None
+    paths: Iterable[Path], settings: Settings, report: IngestReport, seen: SeenSources | None = None,
+    *, workers: int = 1, names: dict[str, str] | None = None, collection: str | None = None,
 ) -> Iterator[Article]:
-    limit = int(settings.max_file_mb * 1024 * 1024)
-    for path in iter_files(paths, report):
-        failures_before = len(report.failed)
-        yield from _read_file(path, limit, settings, report, seen)
-        if seen is not None and len(report.failed) > failures_before:
-            seen.failed_files.add(os.path.abspath(path))
+    """Every article under ``paths``, in file order; each problem becomes a report line.
 
-
-def _human(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB" if size >= 1e3 else f"{size} bytes"
-
-
-def _read_file(path: Path, limit: int, settings: Settings, report: IngestReport, seen: SeenSources | None) -> Iterator[Article]:
-    reader = reader_for(path)
-    if reader is None:
-        report.fail(str(path), f"unsupported file type '{path.suffix or '(none)'}'; supported: {', '.join(supported_suffixes())}")
-        return
-    try:
-        size = path.stat().st_size
-        if size == 0:
-            report.fail(str(path), "empty file (0 bytes)")
-            return
-        if size > limit:
-            report.fail(str(path), f"file is {_human(size)}, over the {settings.max_file_mb:g} MB limit (NEWSROOM_MAX_FILE_MB)")
-            return
-        with open(path, "rb") as fh:
-            check_content(path.suffix, fh.read(16), str(path))
-        for item in reader.read(path):
+    ``names`` maps a path to the name it is known by (uploads); ``collection``, when
+    given, replaces the articles' own.
+    """
+    for result in read_files(iter_files(paths), settings, workers, names):
+        failed = False
+        for item in result.items:
             if isinstance(item, ReadFailure):
                 report.fail(item.where, item.error)
-            else:
-                if seen is not None:
-                    seen.article_ids.add(item.id)
-                    seen.source_paths.add(_normalized_source(item.source_path or str(path)))
-                yield item
-    except Exception as exc:  # any parser failure is this file's problem, not the batch's
-        message = str(exc)
-        if not message.startswith(str(path)):
-            message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-        report.fail(str(path), message.replace(f"{path}: ", ""))
+                failed = True
+                continue
+            if collection:
+                item.collection = collection
+            if seen is not None:
+                seen.article_ids.add(item.id)
+                seen.source_paths.add(_normalized_source(item.source_path or str(result.path)))
+            yield item
+        if seen is not None and failed:
+            seen.failed_files.add(os.path.abspath(result.path))
 
 
 def _batched(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
@@ -140,47 +135,118 @@ def _batched(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
         yield batch
 
 
+@dataclass
+class _Planned:
+    """One batch's articles to (re)write, with their chunks and whether an older version is stored."""
+
+    items: list[tuple[Article, str, list[Chunk], bool]]  # article, content hash, chunks, replaces a stored version
+    vectors: dict[str, np.ndarray]
+
+
+def _plan(articles: list[Article], store: Store, settings: Settings, report: IngestReport,
+          written: MutableMapping[str, str]) -> list[tuple[Article, str, list[Chunk], bool]]:
+    """Which articles of a batch need writing; counts the rest as unchanged.
+
+    ``written`` holds the ids this run already queued for writing (with their hash): the
+    store may not show them yet when the writer thread is a batch behind.
+    """
+    by_id = {a.id: a for a in articles}  # the same id twice in one batch: the last one read wins
+    versions = store.article_versions(list(by_id))
+    todo = []
+    for article in by_id.values():
+        digest = article.content_hash()
+        chunks = chunk_text(article.body, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens)
+        stored = {written[article.id]: len(chunks)} if written.get(article.id) == digest else versions.get(article.id, {})
+        if stored == {digest: len(chunks)}:
+            report.unchanged += 1
+            continue
+        replaces = article.id in versions or article.id in written
+        todo.append((article, digest, chunks, replaces))
+        written[article.id] = digest
+        if replaces:
+            report.updated += 1
+        else:
+            report.ingested += 1
+        report.chunks += len(chunks)
+    return todo
+
+
+def _write(planned: _Planned, store: Store) -> None:
+    points: list[ChunkPoint] = []
+    row = 0
+    for article, digest, chunks, _ in planned.items:
+        for chunk in chunks:
+            payload = chunk_payload(article, chunk, len(chunks), digest)
+            dense = {name: v[row].tolist() for name, v in planned.vectors.items()}
+            points.append(ChunkPoint(payload["chunk_id"], dense, document_vector(chunk.text), payload))
+            row += 1
+    # New chunks first, then the old version's: a kill in between leaves both versions,
+    # which the next run sees as 'not stored as it is' and finishes.
+    store.upsert(points)
+    log.info("upserted %d chunks of %d articles", len(points), len(planned.items))
+    for article, digest, _, replaces in planned.items:
+        if replaces:  # an article never stored has nothing to delete
+            store.delete_article(article.id, keep_hash=digest)
+
+
+class _Writer:
+    """Builds points and writes them in a thread, one batch behind the encoder.
+
+    Batches are written in order, each one's upsert before its deletes, so what a kill
+    leaves behind is the same as with writes in line; the encoder meanwhile works on the
+    next batch (sparse vectors, payloads and the store's own work cost it nothing).
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.queue: queue.Queue[_Planned | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (planned := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    _write(planned, self.store)
+                except BaseException as exc:  # handed to the ingesting thread
+                    self.error = exc
+
+    def put(self, planned: _Planned) -> None:
+        self.check()
+        self.queue.put(planned)
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        """Wait for every queued batch to be written; re-raise a write error."""
+        self.queue.put(None)
+        self.thread.join()
+        self.check()
+
+
 def write_articles(
     articles: list[Article],
     store: Store,
     embedders: list[Embedder],
     settings: Settings,
     report: IngestReport,
+    written: MutableMapping[str, str] | None = None,
+    writer: _Writer | None = None,
 ) -> None:
     """Store one batch of articles, skipping those already stored as they are."""
-    # The same id twice in one batch: the last one read wins.
-    by_id = {a.id: a for a in articles}
-    versions = store.article_versions(list(by_id))
-    todo: list[tuple[Article, str, list[Chunk]]] = []
-    for article in by_id.values():
-        digest = article.content_hash()
-        chunks = chunk_text(article.body, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens)
-        stored = versions.get(article.id, {})
-        if stored == {digest: len(chunks)}:
-            report.unchanged += 1
-            continue
-        todo.append((article, digest, chunks))
+    todo = _plan(articles, store, settings, report, {} if written is None else written)
     if not todo:
         return
-    texts = [embed_text(a, c, settings.embed_title) for a, _, chunks in todo for c in chunks]
-    vectors = {e.name: e.embed_passages(texts) for e in embedders} if texts else {}
-    points: list[ChunkPoint] = []
-    row = 0
-    for article, digest, chunks in todo:
-        for chunk in chunks:
-            payload = chunk_payload(article, chunk, len(chunks), digest)
-            dense = {name: np.asarray(v[row]).tolist() for name, v in vectors.items()}
-            points.append(ChunkPoint(payload["chunk_id"], dense, document_vector(chunk.text), payload))
-            row += 1
-    store.upsert(points)
-    for article, digest, chunks in todo:
-        store.delete_article(article.id, keep_hash=digest)
-        if article.id in versions:
-            report.updated += 1
-        else:
-            report.ingested += 1
-        report.chunks += len(chunks)
-    store.flush()
+    texts = [embed_text(a, c, settings.embed_title) for a, _, chunks, _ in todo for c in chunks]
+    vectors = {e.name: np.asarray(e.embed_passages(texts), dtype=np.float32) for e in embedders} if texts else {}
+    planned = _Planned(todo, vectors)
+    if writer is None:
+        _write(planned, store)
+    else:
+        writer.put(planned)
 
 
 def prune(store: Store, seen: SeenSources, roots: Iterable[Path]) -> int:
@@ -224,23 +290,46 @@ def ingest(
     progress: Callable[[IngestReport], None] | None = None,
     *,
     prune: bool = False,
+    workers: int | None = None,
+    names: dict[str, str] | None = None,
+    collection: str | None = None,
 ) -> IngestReport:
     """Read, chunk, embed and store ``paths``.
 
     With ``prune=True``, stored articles whose source file lies under the given
     paths but was not seen in this run (deleted or renamed files, archive members
-    gone) are deleted afterwards; ``report.pruned`` counts them.
+    gone) are deleted afterwards; ``report.pruned`` counts them. Files are parsed in
+    ``workers`` processes (default ``settings.ingest_workers``; 0 or 1: in this one).
+    ``names`` gives files the names they are known by (uploads: the original file
+    name instead of a temporary path); ``collection`` overrides the articles' own.
     """
     paths = [Path(p) for p in paths]
-    set_default_mapping(settings.field_map)
+    if workers is None:
+        workers = settings.ingest_workers
     report = IngestReport()
     seen = SeenSources()
-    started = time.perf_counter()
-    for batch in _batched(iter_articles(paths, settings, report, seen), BATCH_ARTICLES):
-        write_articles(batch, store, embedders, settings, report)
-        report.elapsed = time.perf_counter() - started
-        if progress:
-            progress(report)
+    started = last_flush = time.perf_counter()
+    articles = iter_articles(paths, settings, report, seen, workers=workers, names=names, collection=collection)
+    writer = _Writer(store)
+    # What the last batches queued: the writer may not have stored it yet (a bounded window,
+    # it is at most two batches behind).
+    recent: deque[dict[str, str]] = deque(maxlen=4)
+    try:
+        for batch in _batched(articles, BATCH_ARTICLES):
+            recent.appendleft({})
+            write_articles(batch, store, embedders, settings, report, ChainMap(*recent), writer)
+            report.elapsed = time.perf_counter() - started
+            if report.elapsed - (last_flush - started) >= FLUSH_EVERY_S:
+                writer.close()
+                store.flush()
+                writer = _Writer(store)
+                last_flush = time.perf_counter()
+            if progress:
+                progress(report)
+    finally:
+        articles.close()  # stops the parser processes, also when a write failed
+        writer.close()
+    store.flush()
     if prune:
         report.pruned = _prune(store, seen, [p for p in paths if p.exists()])
     report.elapsed = time.perf_counter() - started

@@ -63,6 +63,7 @@ def make_settings(tmp_path):
 
     def make(**flags):
         flags.setdefault("data_dir", str(tmp_path / "data"))
+        flags.setdefault("embedders", "use")  # the default adds e5 (~10x slower ingest): tests that need it ask
         return load_settings(env={}, **flags)
 
     return make
@@ -91,7 +92,7 @@ def xquad_store(tmp_path_factory):
     from assistant.settings import load_settings
 
     data = tmp_path_factory.mktemp("xquad") / "data"
-    assistant = Assistant(load_settings(env={}, data_dir=str(data)))
+    assistant = Assistant(load_settings(env={}, data_dir=str(data), embedders="use"))
     report = assistant.ingest([CORPORA / "xquad" / "corpus.en.jsonl", SEED])
     assert not report.failed
     yield assistant

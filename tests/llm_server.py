@@ -1,6 +1,7 @@
 """A small OpenAI-compatible chat server for tests: scripted completions, streamed as SSE."""
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -14,9 +15,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 class ScriptedLLM:
     """Answers with ``script(messages) -> text``; records every request it got."""
 
-    def __init__(self, script: Callable[[list[dict]], str], delay_s: float = 0.0, api_key: str | None = None):
+    def __init__(self, script: Callable[[list[dict]], str], delay_s: float = 0.0, api_key: str | None = None,
+                 overlap_delays: bool = False):
+        """``delay_s`` blocks the server (requests wait in turn); with ``overlap_delays`` each
+        request waits on its own, as a real server answering many users at once does."""
         self.script = script
         self.delay_s = delay_s
+        self.overlap_delays = overlap_delays
         self.api_key = api_key
         self.requests: list[dict] = []
         self.app = FastAPI()
@@ -32,7 +37,9 @@ class ScriptedLLM:
         body = await request.json()
         self.requests.append(body)
         text = self.script(body["messages"])
-        if self.delay_s:
+        if self.delay_s and self.overlap_delays:
+            await asyncio.sleep(self.delay_s)
+        elif self.delay_s:
             time.sleep(self.delay_s)
         if not body.get("stream"):
             return {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],

@@ -209,3 +209,35 @@ def make_zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED)
         for name, data in members.items():
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def make_symlink_zip(name: str, target: str, extra: dict[str, bytes] | None = None) -> bytes:
+    """A ZIP whose member ``name`` is a Unix symbolic link to ``target`` (as `zip --symlinks` writes it)."""
+    import stat
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo(name)
+        info.create_system = 3
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, target)
+        for member, data in (extra or {}).items():
+            zf.writestr(member, data)
+    return buf.getvalue()
+
+
+def patch_zip_headers(data: bytes, flag_bits: int = 0, file_size: int | None = None) -> bytes:
+    """Rewrite every member's local and central headers: OR in ``flag_bits`` (0x1 = encrypted)
+    and, when given, declare ``file_size`` as the uncompressed size (a lying header)."""
+    import struct
+
+    out = bytearray(data)
+    for sig, flag_at, size_at in ((b"PK\x03\x04", 6, 22), (b"PK\x01\x02", 8, 24)):
+        pos = out.find(sig)
+        while pos != -1:
+            flags = struct.unpack_from("<H", out, pos + flag_at)[0]
+            struct.pack_into("<H", out, pos + flag_at, flags | flag_bits)
+            if file_size is not None:
+                struct.pack_into("<I", out, pos + size_at, file_size)
+            pos = out.find(sig, pos + 4)
+    return bytes(out)

@@ -26,7 +26,8 @@ def test_ingest_search_ask_status_json(tmp_path):
 
     results = json.loads(newsroom(data, "search", "Huawei Cloud", "--k", "3", "--lang", "fr", "--json").stdout)["results"]
     assert results and len(results) <= 3
-    assert set(results[0]) == {"article_id", "chunk_id", "title", "source", "url", "published", "lang", "text", "start", "end", "score"}
+    assert set(results[0]) == {"article_id", "chunk_id", "title", "source", "url", "published", "lang", "text", "start", "end", "score",
+                               "duplicates"}
 
     answer = json.loads(newsroom(data, "ask", "Qui a signé l'accord au nom des deux parties ?", "--json").stdout)
     assert {"question", "answer", "mode", "abstained", "citations"} <= set(answer)
@@ -36,7 +37,7 @@ def test_ingest_search_ask_status_json(tmp_path):
 
     status = json.loads(newsroom(data, "status", "--json").stdout)
     assert status["articles"] == 1 and status["chunks"] == report["chunks"] and status["languages"] == {"fr": report["chunks"]}
-    assert status["embedders"] == ["use"]
+    assert status["embedders"] == ["use", "e5"]  # the default
 
 
 def test_errors_are_one_line_with_a_nonzero_exit(tmp_path):

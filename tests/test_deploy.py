@@ -132,6 +132,18 @@ def test_cluster_settings_are_real_settings():
     assert s.qdrant_url == "http://qdrant:6333" and not s.embedded
 
 
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_the_container_may_serve_with_its_compose_settings(name):
+    """The image serves on 0.0.0.0: its compose settings must pass the same check `serve` makes."""
+    from assistant.api import check_serving
+    from assistant.auth import load_users
+    from assistant.settings import load_settings
+
+    s = load_settings(env=_env(_load(name)["services"]["app"]), host="0.0.0.0")
+    check_serving(s, load_users(s))  # raises ConfigError when the container would refuse to start
+    assert "--host" in (ROOT / "Dockerfile").read_text() and "0.0.0.0" in (ROOT / "Dockerfile").read_text()
+
+
 def test_dockerfile_matches_setup():
     text = (ROOT / "Dockerfile").read_text()
     torch, constraints = _setup_pins()

@@ -234,11 +234,15 @@ def test_eml_press_release_with_attachments(tmp_path):
         ("annex.pdf", pdf, "application", "pdf"),
         ("page.html", NEWS_HTML.encode(), "text", "html"),
         ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "image", "png"),  # unsupported: skipped
+        ("note.txt", b"The harbour works start in May, the city said on Tuesday.", "text", "plain"),
     ])
     path = write(tmp_path, "release.eml", data)
     articles, failures = read(path)
     assert not failures
-    mail, annex, page = articles
+    mail, annex, page, note = articles
+    # An attachment without a date of its own takes the message's, so re-reading changes nothing.
+    assert note.published == mail.published
+    assert [a.content_hash() for a in read(path)[0]] == [a.content_hash() for a in articles]
     assert mail.title == "Press release: Harbour renovation approved"
     assert mail.published == datetime(2024, 3, 5, 9, 30, tzinfo=timezone(timedelta(hours=1)))
     assert mail.authors == ["City Press Office"] and mail.source == "City Press Office"
@@ -249,7 +253,7 @@ def test_eml_press_release_with_attachments(tmp_path):
         assert attached.extra["attached_to"] == mail.id
     assert annex.source_path == f"{path}!annex.pdf" and "Dredging costs" in annex.body
     assert page.source_path == f"{path}!page.html" and page.title == "Council approves new harbour budget"
-    assert set(mail.extra["attachments"].split(", ")) == {annex.id, page.id}
+    assert set(mail.extra["attachments"].split(", ")) == {annex.id, page.id, note.id}
 
 
 def test_mbox_one_article_per_message(tmp_path):

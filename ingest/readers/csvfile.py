@@ -11,7 +11,14 @@ from ..normalize import MetadataError
 from .base import display_path, ReaderError, ReadFailure, ReadResult, decode_bytes
 from .jsonl import apply_mapping, article_from_record, field_mapping
 
-csv.field_size_limit(64 * 1024 * 1024)
+MAX_FIELD_BYTES = 16 * 1024 * 1024  # one article body; a bigger field is a broken export or an attack
+csv.field_size_limit(MAX_FIELD_BYTES)
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"a field is over the {MAX_FIELD_BYTES >> 20} MB CSV field limit"
+    return f"unreadable CSV ({exc})"
 
 
 class CsvReader:
@@ -42,10 +49,10 @@ class CsvReader:
         except StopIteration:
             raise ReaderError(f"{display_path(path)}: empty file") from None
         except csv.Error as exc:
-            raise ReaderError(f"{display_path(path)}:1: unreadable CSV header ({exc})") from exc
+            raise ReaderError(f"{display_path(path)}: line 1: {_csv_problem(exc)} in the header") from exc
         if len(set(header)) != len(header):
             dupes = sorted({h for h in header if header.count(h) > 1})
-            raise ReaderError(f"{display_path(path)}:1: duplicate column names in the header: {', '.join(dupes)}")
+            raise ReaderError(f"{display_path(path)}: line 1: duplicate column names in the header: {', '.join(dupes)}")
         start = reader.line_num + 1
         while True:
             where = f"{display_path(path)}:{start}"
@@ -54,7 +61,7 @@ class CsvReader:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield ReadFailure(where, f"unreadable CSV ({exc}); the rest of the file is skipped")
+                yield ReadFailure(where, f"{_csv_problem(exc)}; the rest of the file is skipped")
                 return
             start = reader.line_num + 1
             if not any(v.strip() for v in values):

@@ -50,7 +50,7 @@ def _json_ld_article(doc: Any) -> dict[str, Any]:
     for script in doc.xpath('//script[@type="application/ld+json"]'):
         try:
             data = json.loads(script.text or "")
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         items = data if isinstance(data, list) else data.get("@graph", [data]) if isinstance(data, dict) else []
         for item in items:
@@ -61,12 +61,13 @@ def _json_ld_article(doc: Any) -> dict[str, Any]:
     return {}
 
 
-def _meta(doc: Any, *names: str) -> str:
+def _meta(metas: list[Any], *names: str) -> str:
+    """Content of the first <meta> named by any of ``names`` (property, name, itemprop, http-equiv)."""
     for name in names:
         for attr in ("property", "name", "itemprop", "http-equiv"):
-            found = doc.xpath(f'//meta[@{attr}=$n]/@content', n=name)
-            if found and found[0].strip():
-                return found[0].strip()
+            for meta in metas:
+                if meta.get(attr) == name and (meta.get("content") or "").strip():
+                    return meta.get("content").strip()
     return ""
 
 
@@ -117,6 +118,7 @@ def article_from_html(html: str, where: str, source_path: str, fallback_id: str)
         doc = lxml.html.document_fromstring(html.encode("utf-8"), parser=_UTF8_PARSER)
     except (lxml.etree.ParserError, ValueError) as exc:
         raise ReaderError(f"{where}: not parseable as HTML ({exc})") from exc
+    metas = doc.xpath("//meta")  # once: a page can hold 100,000 elements
     ld = _json_ld_article(doc)
     extracted = _trafilatura(html)
     body = clean_text(getattr(extracted, "text", "") or "").strip() if extracted is not None else ""
@@ -128,33 +130,33 @@ def article_from_html(html: str, where: str, source_path: str, fallback_id: str)
         body = clean_text("\n\n".join(e.text for e in elements)).strip()
     if not body:
         raise ReaderError(f"{where}: no article text found in the page")
-    meta_title = _meta(doc, "og:title", "twitter:title") or (doc.findtext(".//title") or "")
+    meta_title = _meta(metas, "og:title", "twitter:title") or (doc.findtext(".//title") or "")
     title = _str(ld.get("headline")) or clean_text(meta_title).strip() or _str(getattr(extracted, "title", ""))
     published = _date(
         ld.get("datePublished"),
-        _meta(doc, "article:published_time", "datePublished", "og:article:published_time", "date", "pubdate",
+        _meta(metas, "article:published_time", "datePublished", "og:article:published_time", "date", "pubdate",
               "publishdate", "DC.date.issued", "dcterms.created", "sailthru.date", "parsely-pub-date"),
         *doc.xpath("//time[@datetime][1]/@datetime")[:1],
         getattr(extracted, "date", None),
     )
-    modified = _date(ld.get("dateModified"), _meta(doc, "article:modified_time", "dateModified", "og:updated_time", "last-modified"))
+    modified = _date(ld.get("dateModified"), _meta(metas, "article:modified_time", "dateModified", "og:updated_time", "last-modified"))
     publisher = ld.get("publisher")
-    source = (_names(publisher)[:1] or [""])[0] or _meta(doc, "og:site_name", "application-name") or _str(getattr(extracted, "sitename", ""))
+    source = (_names(publisher)[:1] or [""])[0] or _meta(metas, "og:site_name", "application-name") or _str(getattr(extracted, "sitename", ""))
     url = (
         next(iter(doc.xpath('//link[@rel="canonical"]/@href')), "")
-        or _meta(doc, "og:url")
+        or _meta(metas, "og:url")
         or _str(ld.get("url") if isinstance(ld.get("url"), str) else "")
     ).strip()
     authors = (
         _names(ld.get("author"))
-        or _names(_meta(doc, "author", "article:author", "byl", "dc.creator", "parsely-author"))
+        or _names(_meta(metas, "author", "article:author", "byl", "dc.creator", "parsely-author"))
         or _names(getattr(extracted, "author", "") or "")
     )
     authors = [re.sub(r"^(?i:by)\s+", "", a) for a in authors if not a.startswith("http")] or authors
-    section = _str(ld.get("articleSection")) or _meta(doc, "article:section", "section", "parsely-section")
+    section = _str(ld.get("articleSection")) or _meta(metas, "article:section", "section", "parsely-section")
     tags = [t.strip() for t in doc.xpath('//meta[@property="article:tag"]/@content') if t.strip()]
-    keywords = _str(ld.get("keywords")) or _meta(doc, "keywords", "news_keywords") or ", ".join(tags)
-    lang = normalize_lang(doc.get("lang", "") or _str(ld.get("inLanguage")) or _meta(doc, "og:locale", "language", "content-language"))
+    keywords = _str(ld.get("keywords")) or _meta(metas, "keywords", "news_keywords") or ", ".join(tags)
+    lang = normalize_lang(doc.get("lang", "") or _str(ld.get("inLanguage")) or _meta(metas, "og:locale", "language", "content-language"))
     lang = lang or detect_language(title + "\n" + body)
     extra: dict[str, str] = {}
     if modified:

@@ -76,29 +76,55 @@ def _pick(row: dict[str, Any], field: str) -> Any:
     return None
 
 
+def _text(row: dict[str, Any], field: str) -> str:
+    """A text field: a string (or a number, as exports write ids and years); anything else is refused."""
+    value = _pick(row, field)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise MetadataError(f"field '{field}': expected text, got {'a JSON ' + type(value).__name__ if not isinstance(value, bool) else 'true/false'}")
+    return clean_text(value).strip()
+
+
+def _date(row: dict[str, Any], field: str):
+    """A date field; an out-of-range epoch or year is this field's error, not the file's."""
+    try:
+        return parse_datetime(_pick(row, field), field)
+    except (OverflowError, OSError) as exc:
+        raise MetadataError(f"field '{field}': date out of range ({exc})") from exc
+    except ValueError as exc:
+        if isinstance(exc, MetadataError):
+            raise
+        raise MetadataError(f"field '{field}': {exc}") from exc
+
+
 def article_from_record(row: dict[str, Any], where: str, source_path: str, fallback_id: str) -> Article:
     """Map one export record onto an Article; raises MetadataError naming the bad field."""
-    body = clean_text(_pick(row, "body")).strip()
+    body = _text(row, "body")
     if not body:
         raise MetadataError("field 'body' is missing or empty")
-    title = clean_text(_pick(row, "title")).strip()
+    title = _text(row, "title")
     authors_raw = _pick(row, "authors") or []
+    if isinstance(authors_raw, list) and not all(isinstance(a, str) for a in authors_raw) or isinstance(authors_raw, (dict, bool)):
+        raise MetadataError("field 'authors': expected a name or a list of names")
     authors = [clean_text(a).strip() for a in (authors_raw if isinstance(authors_raw, list) else str(authors_raw).split(","))]
     raw_id = _pick(row, "id")
-    lang = normalize_lang(str(_pick(row, "lang") or "")) or detect_language(title + "\n" + body)
+    if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, (str, int, float))):
+        raise MetadataError(f"field 'id': expected text or a number, got a JSON {type(raw_id).__name__}")
+    lang = normalize_lang(_text(row, "lang")) or detect_language(title + "\n" + body)
     extra = {k: str(v) for k, v in row.items() if isinstance(v, (str, int, float)) and not any(k in names for names in FIELDS.values())}
     return Article(
         id=str(raw_id) if raw_id is not None else fallback_id,
         title=title or body.split("\n", 1)[0][:120],
         body=body,
-        url=clean_text(_pick(row, "url")).strip(),
-        published=parse_datetime(_pick(row, "published")),
-        source=clean_text(_pick(row, "source")).strip(),
+        url=_text(row, "url"),
+        published=_date(row, "published"),
+        source=_text(row, "source"),
         authors=[a for a in authors if a],
         lang=lang,
-        section=clean_text(_pick(row, "section")).strip(),
-        collection=clean_text(_pick(row, "collection")).strip() or "default",
-        embargo_until=parse_datetime(_pick(row, "embargo_until"), "embargo_until"),
+        section=_text(row, "section"),
+        collection=_text(row, "collection") or "default",
+        embargo_until=_date(row, "embargo_until"),
         source_path=source_path,
         extra=extra,
     )
@@ -122,3 +148,5 @@ class JsonlReader:
                 yield article_from_record(apply_mapping(row, mapping), where, display_path(path), derived_article_id(display_path(path), str(number)))
             except (ValueError, ReaderError, MetadataError) as exc:
                 yield ReadFailure(where, f"{exc}")
+            except RecursionError:
+                yield ReadFailure(where, "JSON nested too deeply to read")

@@ -63,7 +63,9 @@ def message_articles(msg: EmailMessage, where: str, fallback_key: str) -> Iterat
         if reader_for(Path("x" + Path(filename).suffix.lower())) is None:
             continue
         data = part.get_payload(decode=True) or b""
-        for item in read_embedded(data, filename, f"{where}!{filename}"):
+        # The message's date stands for the attachment's own (a temp file's would change every run).
+        mtime = published.timestamp() if published else None
+        for item in read_embedded(data, filename, f"{where}!{filename}", mtime=mtime):
             if not isinstance(item, ReadFailure):
                 item.extra["message_id"] = message_id
                 item.extra["attached_to"] = article_id
@@ -103,10 +105,14 @@ class EmlReader:
         data = path.read_bytes()
         if not data.strip():
             raise ReaderError(f"{where}: empty file")
-        msg = email.message_from_bytes(data, policy=email.policy.default)
-        if not any(msg.get(h) for h in ("From", "Subject", "Date", "Message-ID", "Content-Type")):
-            raise ReaderError(f"{where}: not an e-mail message (no From, Subject, Date or Message-ID header)")
-        yield from message_articles(msg, where, derived_article_id(where))
+        try:
+            msg = email.message_from_bytes(data, policy=email.policy.default)
+            if not any(msg.get(h) for h in ("From", "Subject", "Date", "Message-ID", "Content-Type")):
+                raise ReaderError(f"{where}: not an e-mail message (no From, Subject, Date or Message-ID header)")
+            items = list(message_articles(msg, where, derived_article_id(where)))
+        except RecursionError as exc:
+            raise ReaderError(f"{where}: MIME parts nested too deeply to read") from exc
+        yield from items
 
 
 class MboxReader:
@@ -127,5 +133,7 @@ class MboxReader:
                     yield from message_articles(msg, msg_where, derived_article_id(where, str(n)))
                 except (ReaderError, ValueError, LookupError) as exc:
                     yield ReadFailure(msg_where, str(exc).replace(f"{msg_where}: ", ""))
+                except RecursionError:
+                    yield ReadFailure(msg_where, "MIME parts nested too deeply to read")
         finally:
             box.close()

@@ -1,0 +1,358 @@
+"""Ingest at archive scale, side by side: our pipeline, the encoder alone, a plain LangChain pipeline.
+
+Builds a mixed-language archive of N articles (default 1,000) from ../shared/corpora
+(XQuAD paragraphs in six languages first, then RGB, TICO-19, MEMERAG, AVeriTeC
+passages), written as JSONL exports of 100 articles each, and measures in one run:
+
+- our ingest: articles/s, chunks/s, peak memory (RSS of this process and its parser
+  processes, sampled every 50 ms);
+- the encoder alone on exactly the chunk texts our pipeline embeds, in the same
+  batches: target end-to-end ÷ encoder ≤ 1.15;
+- LangChain: JSONL loader → RecursiveCharacterTextSplitter → QdrantVectorStore on
+  qdrant-client's local mode at a path, with the same embedding model wrapped as
+  LangChain Embeddings: first ingest ours ÷ theirs ≤ 1.05;
+- re-ingest of the archive with 5% of the articles edited: ours (only the edited ones
+  are re-embedded) vs LangChain re-adding everything: ours ≥ 10× faster;
+- search p50 over real questions on the resulting stores (query embedding included on
+  both sides): ours ≥ 10× faster.
+
+    python bench/ingest_bench.py [--articles N] [--embedder use] [--json PATH] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.embed import Embedder  # noqa: E402
+from assistant.schema import embed_text  # noqa: E402
+from assistant.service import Assistant  # noqa: E402
+from assistant.settings import Settings, load_settings  # noqa: E402
+from ingest.chunking import chunk_text  # noqa: E402
+from ingest.pipeline import BATCH_ARTICLES, IngestReport, iter_articles  # noqa: E402
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+XQUAD_LANGS = ("en", "zh", "es", "de", "ru", "ar")
+MORE = ("rgb-zh/corpus.jsonl", "tico19-en-fr-zh/corpus.jsonl", "memerag/corpus.jsonl", "averitec-en/corpus.jsonl")
+PER_FILE = 100
+
+
+# -- the archive ------------------------------------------------------------------------
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def build_archive(folder: Path, n: int) -> list[dict]:
+    """N articles, languages interleaved, written as JSONL files of PER_FILE rows."""
+    xquad = [_rows(CORPORA / "xquad" / f"corpus.{lang}.jsonl") for lang in XQUAD_LANGS]
+    pool = [row for group in zip(*xquad) for row in group]  # en, zh, es, de, ru, ar, en, ...
+    for extra in MORE:
+        if len(pool) >= n:
+            break
+        pool += _rows(CORPORA / extra)
+    if len(pool) < n:
+        raise SystemExit(f"the corpora hold {len(pool)} articles; ask for fewer")
+    articles = []
+    for i, row in enumerate(pool[:n]):
+        articles.append({"id": f"bench-{i}", "title": row.get("title") or "", "body": row["body"],
+                         "lang": row.get("lang") or "", "source": row.get("source") or "corpus"})
+    write_archive(folder, articles)
+    return articles
+
+
+def write_archive(folder: Path, articles: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(articles), PER_FILE):
+        rows = articles[start : start + PER_FILE]
+        (folder / f"export-{start // PER_FILE:04d}.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def edited(articles: list[dict], share: float, seed: int = 7) -> list[dict]:
+    """A copy with ``share`` of the articles given an extra closing sentence."""
+    rng = random.Random(seed)
+    chosen = set(rng.sample(range(len(articles)), max(1, round(share * len(articles)))))
+    out = []
+    for i, a in enumerate(articles):
+        a = dict(a)
+        if i in chosen:
+            a["body"] = a["body"] + ("\n\n该文已于今日更新。" if a["lang"] == "zh" else "\n\nThis article was updated today.")
+        out.append(a)
+    return out
+
+
+# -- measuring ---------------------------------------------------------------------------
+
+class PeakRSS:
+    """Peak resident memory of this process plus its children, sampled in a thread."""
+
+    def __init__(self, every_s: float = 0.05):
+        import psutil
+
+        self.proc, self.every_s, self.peak = psutil.Process(), every_s, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        import psutil
+
+        total = self.proc.memory_info().rss
+        for child in self.proc.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> "PeakRSS":
+        self.peak = self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def chunk_texts(archive: Path, settings: Settings) -> list[list[str]]:
+    """The texts our pipeline embeds, grouped in its write batches."""
+    report = IngestReport()
+    batches: list[list[str]] = []
+    batch: list[str] = []
+    n = 0
+    for article in iter_articles([archive], settings, report, workers=1):
+        chunks = chunk_text(article.body, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens)
+        batch += [embed_text(article, c, settings.embed_title) for c in chunks]
+        n += 1
+        if n % BATCH_ARTICLES == 0:
+            batches.append(batch)
+            batch = []
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process (all threads) and of its finished children: far steadier than
+    wall time when other programs share the machine."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+class Timer:
+    def __enter__(self) -> "Timer":
+        self.wall, self.cpu = time.perf_counter(), cpu_s()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, cpu_s() - self.cpu
+
+
+def encoder_only(embedder: Embedder, batches: list[list[str]]) -> Timer:
+    with Timer() as t:
+        for texts in batches:
+            embedder.embed_passages(texts)
+    return t
+
+
+def p50_ms(fn, queries: list[str]) -> float:
+    fn(queries[0])  # warm
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        fn(q)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+# -- LangChain ---------------------------------------------------------------------------
+
+def langchain_embeddings(embedder: Embedder):
+    from langchain_core.embeddings import Embeddings
+
+    class Wrapped(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return embedder.embed_passages(texts).tolist()
+
+        def embed_query(self, text: str) -> list[float]:
+            return embedder.embed_query(text).tolist()
+
+    return Wrapped()
+
+
+def langchain_load(archive: Path):
+    """A plain loader: one Document per JSONL row (body as content, the rest as metadata)."""
+    from langchain_core.documents import Document
+
+    docs = []
+    for path in sorted(archive.glob("*.jsonl")):
+        for row in _rows(path):
+            docs.append(Document(page_content=row["body"], metadata={k: v for k, v in row.items() if k != "body"}))
+    return docs
+
+
+def langchain_ingest(archive: Path, embeddings, store_path: Path, client=None):
+    """Loader → RecursiveCharacterTextSplitter → QdrantVectorStore (local mode at a path); returns (store, chunks)."""
+    from langchain_qdrant import QdrantVectorStore
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    # ~1,500 characters ≈ our 200–320-token chunks in English.
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1500, chunk_overlap=200)
+    chunks = splitter.split_documents(langchain_load(archive))
+    if client is None:
+        store = QdrantVectorStore.from_documents(chunks, embeddings, path=str(store_path), collection_name="bench")
+    else:
+        store = QdrantVectorStore(client=client, collection_name="bench", embedding=embeddings)
+        store.add_documents(chunks)
+    return store, len(chunks)
+
+
+# -- the run -----------------------------------------------------------------------------
+
+def run(n: int, embedder_name: str, work: Path, queries_n: int) -> dict:
+    settings = load_settings(data_dir=str(work / "ours"), embedders=embedder_name)
+    archive = work / "archive"
+    articles = build_archive(archive, n)
+    assistant = Assistant(settings)
+    embedder = assistant.embedders[0]
+    embedder.embed_passages(["warm up"])  # both sides start with the model loaded
+
+    batches = chunk_texts(archive, settings)
+    n_chunks = sum(len(b) for b in batches)
+    print(f"{n} articles, {n_chunks} chunks, embedder {embedder_name}, {os.cpu_count()} cores", file=sys.stderr)
+
+    enc1 = encoder_only(embedder, batches)
+    with PeakRSS() as rss, Timer() as ours_t:
+        first = assistant.ingest([archive])
+    ours_first = ours_t.wall
+    assert first.ingested == n and not first.failed, first.to_dict()
+    enc2 = encoder_only(embedder, batches)
+    encoder_before, encoder_after = enc1.wall, enc2.wall
+    encoder = (encoder_before + encoder_after) / 2
+    encoder_cpu = (enc1.cpu + enc2.cpu) / 2
+
+    embeddings = langchain_embeddings(embedder)
+    with PeakRSS() as lc_rss, Timer() as lc_t:
+        lc_store, lc_chunks = langchain_ingest(archive, embeddings, work / "langchain")
+    lc_first = lc_t.wall
+
+    write_archive(archive, edited(articles, 0.05))
+    started = time.perf_counter()
+    second = assistant.ingest([archive])
+    ours_again = time.perf_counter() - started
+    started = time.perf_counter()
+    langchain_ingest(archive, embeddings, work / "langchain", client=lc_store.client)
+    lc_again = time.perf_counter() - started
+
+    questions = []
+    for lang in ("en", "zh", "es"):
+        questions += [r["question"] for r in _rows(CORPORA / "xquad" / f"questions.{lang}.jsonl")[: queries_n // 3]]
+    ours_p50 = p50_ms(lambda q: assistant.search(q), questions)
+    lc_p50 = p50_ms(lambda q: lc_store.similarity_search(q, k=settings.top_k), questions)
+    # The stores alone: the query vectors computed beforehand on both sides.
+    from assistant.retrieve import embed_query, retrieve
+    from assistant.store import SearchFilter
+
+    ours_vectors = {q: embed_query(q, assistant.embedders) for q in questions}
+    lc_vectors = {q: embeddings.embed_query(q) for q in questions}
+    ours_store_p50 = p50_ms(lambda q: retrieve(q, assistant.store, assistant.embedders, settings, SearchFilter(),
+                                               vectors=ours_vectors[q]), questions)
+    lc_store_p50 = p50_ms(lambda q: lc_store.similarity_search_by_vector(lc_vectors[q], k=settings.top_k), questions)
+    assistant.close()
+
+    return {
+        "articles": n, "chunks": n_chunks, "embedder": embedder_name, "cores": os.cpu_count(),
+        "ingest_workers": settings.ingest_workers,
+        "ours": {"first_s": round(ours_first, 2), "articles_per_s": round(n / ours_first, 1),
+                 "chunks_per_s": round(first.chunks / ours_first, 1), "peak_rss_mb": round(rss.peak / 2**20),
+                 "reingest_s": round(ours_again, 2), "reingest_updated": second.updated,
+                 "reingest_unchanged": second.unchanged, "search_p50_ms": round(ours_p50, 2),
+                 "store_search_p50_ms": round(ours_store_p50, 2)},
+        "encoder_only_s": {"before": round(encoder_before, 2), "after": round(encoder_after, 2), "mean": round(encoder, 2),
+                           "cpu_mean": round(encoder_cpu, 2)},
+        "cpu_s": {"ours_first": round(ours_t.cpu, 2), "langchain_first": round(lc_t.cpu, 2)},
+        "langchain": {"first_s": round(lc_first, 2), "chunks": lc_chunks, "peak_rss_mb": round(lc_rss.peak / 2**20),
+                      "reingest_s": round(lc_again, 2), "search_p50_ms": round(lc_p50, 2),
+                      "store_search_p50_ms": round(lc_store_p50, 2)},
+        "ratios": {
+            "ingest_over_encoder": round(ours_first / encoder, 3),
+            "first_ingest_ours_over_langchain": round(ours_first / lc_first, 3),
+            "reingest_speedup": round(lc_again / ours_again, 1),
+            "ingest_over_encoder_cpu": round(ours_t.cpu / encoder_cpu, 3),
+            "first_ingest_ours_over_langchain_cpu": round(ours_t.cpu / lc_t.cpu, 3),
+            "search_p50_speedup": round(lc_p50 / ours_p50, 1),
+            "store_search_p50_speedup": round(lc_store_p50 / ours_store_p50, 1),
+        },
+        "targets": {"ingest_over_encoder": "<= 1.15", "first_ingest_ours_over_langchain": "<= 1.05",
+                    "reingest_speedup": ">= 10", "search_p50_speedup": ">= 10",
+                    "ingest_over_encoder_cpu": "(CPU seconds)", "first_ingest_ours_over_langchain_cpu": "(CPU seconds)",
+                    "store_search_p50_speedup": "(query embedding excluded)"},
+    }
+
+
+def table(r: dict) -> str:
+    o, lc, ratio = r["ours"], r["langchain"], r["ratios"]
+    lines = [
+        f"{r['articles']} articles, {r['chunks']} chunks, embedder {r['embedder']}, {r['cores']} cores, "
+        f"{r['ingest_workers']} parser process(es)",
+        "",
+        f"{'':28}{'ours':>12}{'LangChain':>12}{'encoder':>12}",
+        f"{'first ingest (s)':28}{o['first_s']:>12}{lc['first_s']:>12}{r['encoder_only_s']['mean']:>12}",
+        f"{'  CPU seconds':28}{r['cpu_s']['ours_first']:>12}{r['cpu_s']['langchain_first']:>12}"
+        f"{r['encoder_only_s']['cpu_mean']:>12}",
+        f"{'articles/s':28}{o['articles_per_s']:>12}{round(r['articles'] / lc['first_s'], 1):>12}",
+        f"{'chunks/s':28}{o['chunks_per_s']:>12}{round(lc['chunks'] / lc['first_s'], 1):>12}",
+        f"{'peak RSS (MB)':28}{o['peak_rss_mb']:>12}{lc['peak_rss_mb']:>12}",
+        f"{'re-ingest, 5% edited (s)':28}{o['reingest_s']:>12}{lc['reingest_s']:>12}",
+        f"{'search p50 (ms)':28}{o['search_p50_ms']:>12}{lc['search_p50_ms']:>12}",
+        f"{'  without query embedding':28}{o['store_search_p50_ms']:>12}{lc['store_search_p50_ms']:>12}",
+        "",
+    ]
+    for key, value in ratio.items():
+        target = r["targets"][key]
+        lines.append(f"{key:36}{value:>8}   {target if target.startswith('(') else 'target ' + target}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--embedder", default="use", help="embedder for both pipelines (default use)")
+    parser.add_argument("--queries", type=int, default=150, help="questions for the search p50")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    if args.keep and work.exists():
+        shutil.rmtree(work)
+    try:
+        result = run(args.articles, args.embedder, work, args.queries)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

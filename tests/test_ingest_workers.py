@@ -1,0 +1,75 @@
+"""Parsing in worker processes gives exactly what parsing in-process gives."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import read_jsonl, write_jsonl, CORPORA
+from readers_helpers import (ATOM_XML, FR_BODY, NEWS_HTML, NITF_XML, RSS_XML, make_docx, make_eml,
+                             make_pdf, make_zip)
+
+
+def _archive(root: Path) -> Path:
+    """Every format, a few broken files between them, across two folders."""
+    a, b = root / "a", root / "b"
+    a.mkdir(parents=True)
+    b.mkdir()
+    write_jsonl(a / "export.jsonl", read_jsonl(CORPORA / "xquad" / "corpus.zh.jsonl", limit=6)
+                + [{"id": "bad"}] + read_jsonl(CORPORA / "xquad" / "corpus.ar.jsonl", limit=4))
+    (a / "page.html").write_text(NEWS_HTML, encoding="utf-8")
+    (a / "nitf.xml").write_text(NITF_XML, encoding="utf-8")
+    (a / "empty.txt").write_bytes(b"")
+    (a / "feed.rss").write_text(RSS_XML, encoding="utf-8")
+    (b / "feed.atom").write_text(ATOM_XML, encoding="utf-8")
+    (b / "note.md").write_text("# Note\n\n" + FR_BODY, encoding="utf-8")
+    (b / "fake.pdf").write_text("not a pdf", encoding="utf-8")
+    (b / "release.eml").write_bytes(make_eml())  # (a text attachment is dated by the clock: a readers bug)
+    (b / "doc.pdf").write_bytes(make_pdf([FR_BODY], title="Port"))
+    make_docx(b / "memo.docx", "Memo", [FR_BODY])
+    (b / "bundle.zip").write_bytes(make_zip({"x/page.html": NEWS_HTML.encode(), "../evil.txt": b"escape"}))
+    return root
+
+
+def _store(assistant) -> list[tuple]:
+    import qdrant_edge as q
+
+    points, offset = [], None
+    while True:
+        records, offset = assistant.store.shard.scroll(q.ScrollRequest(offset=offset, limit=256, with_payload=True))
+        points += [(str(r.id), sorted((k, str(v)) for k, v in r.payload.items())) for r in records]
+        if offset is None:
+            return sorted(points)
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_two_workers_give_the_same_store_and_report_as_one(assistant_factory, tmp_path, workers):
+    root = _archive(tmp_path / "archive")
+    paths = [root / "b", root / "a", root / "missing.jsonl"]
+    one = assistant_factory(data_dir=str(tmp_path / "one"), ingest_workers=1)
+    many = assistant_factory(data_dir=str(tmp_path / "many"), ingest_workers=workers)
+    r1, r2 = one.ingest(paths), many.ingest(paths)
+    d1, d2 = r1.to_dict(), r2.to_dict()
+    d1.pop("elapsed"), d2.pop("elapsed")
+    assert d1 == d2
+    assert r1.ingested >= 15 and len(r1.failed) >= 4
+    failed = [f["path"] for f in r1.failed]
+    assert failed.index(str(root / "b" / "fake.pdf")) < failed.index(str(root / "a" / "empty.txt"))  # file order
+    assert _store(one) == _store(many)
+    again = many.ingest(paths)
+    assert again.unchanged == r1.ingested and again.ingested == again.updated == 0
+
+
+def test_an_id_repeated_in_a_later_batch_leaves_one_version(assistant_factory, tmp_path):
+    """The writer thread may be a batch behind: a repeated id must still replace, not duplicate."""
+    from assistant.store import SearchFilter
+    from ingest.pipeline import BATCH_ARTICLES
+
+    rows = [{"id": f"n{i}", "title": f"Note {i}", "body": f"Short note number {i} about the harbour."}
+            for i in range(BATCH_ARTICLES + 8)]
+    rows.append({"id": "n1", "title": "Note 1", "body": "The corrected note about the harbour budget."})
+    a = assistant_factory()
+    report = a.ingest([write_jsonl(tmp_path / "notes.jsonl", rows)])
+    assert (report.ingested, report.updated) == (BATCH_ARTICLES + 8, 1)
+    stored = [p for p in a.store.scroll(SearchFilter(), ["article_id", "text"]) if p["article_id"] == "n1"]
+    assert [p["text"] for p in stored] == ["The corrected note about the harbour budget."]
