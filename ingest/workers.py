@@ -86,16 +86,19 @@ def read_items(path: Path, settings: Settings, name: str | None = None) -> Itera
 _worker_settings: Settings | None = None
 
 
-def _init_worker(settings: Settings) -> None:
+def _init_worker(settings: Settings, parent: int) -> None:
     global _worker_settings
     _worker_settings = settings
     set_default_mapping(settings.field_map)
-    _die_with_parent()
+    _die_with_parent(parent)
 
 
-def _die_with_parent() -> None:
-    """A parser process must not outlive an ingest killed with kill -9."""
-    parent = os.getppid()
+def _die_with_parent(parent: int) -> None:
+    """A parser process must not outlive an ingest killed with kill -9.
+
+    ``parent`` is the ingesting process's pid, passed in: a worker still importing when its
+    parent was killed would otherwise take its new parent (init) for the one to watch.
+    """
     try:  # Linux: the kernel kills us when the parent goes, even mid-parse
         import ctypes
 
@@ -126,7 +129,7 @@ class _Pool:
     def _new(self, workers: int) -> ProcessPoolExecutor:
         # spawn, not fork: the parent holds model and store threads that a fork would copy mid-flight.
         return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(self.settings,))
+                                   initializer=_init_worker, initargs=(self.settings, os.getpid()))
 
     def submit(self, path: Path, name: str | None) -> Future:
         return self.executor.submit(_read_in_worker, path, name)
