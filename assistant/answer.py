@@ -132,21 +132,22 @@ def score_sentences(question: str, qvec: np.ndarray, passages: list[Passage], em
     return sorted(cands, key=lambda c: -c.score)
 
 
-def stands_out(scores: list[float], min_top: float, min_gap: float, background: int = 10) -> bool:
+def stands_out(ranked: list[Passage], min_top: float, min_gap: float, background: int = 10) -> bool:
     """Does the best passage match the question clearly, either absolutely or against the rest?
 
-    ``scores``: the primary embedder's cosines of the nearest passages, best first. A question
-    the archive answers has a nearest passage that is close (``min_top``) or that stands above
-    the next ones (``min_gap`` over their mean); an unanswered one finds a flat field of
-    loosely related passages. With fewer than ``background`` passages there is no field to
-    compare with, and only the sentence relevance decides.
+    ``ranked``: the retrieval ranking, best first (fused, language-centred scores). A question
+    the archive answers has a best passage that is close (``min_top``) or that stands above the
+    other articles' passages (``min_gap`` over the mean of up to 29 of them); an unanswered one
+    finds a flat field of loosely related passages. With fewer than ``background`` other
+    passages there is no field to compare with, and only the sentence relevance decides.
     """
-    if not scores:
+    if not ranked:
         return False
-    if scores[0] >= min_top or len(scores) < background:
+    best = ranked[0]
+    rest = [p.score for p in ranked[1:] if p.article_id != best.article_id][:29]
+    if best.score >= min_top or len(rest) < background:
         return True
-    rest = scores[1:30]
-    return scores[0] - sum(rest) / len(rest) >= min_gap
+    return best.score - sum(rest) / len(rest) >= min_gap
 
 
 def covers_question(question: str, passages: list[Passage], scored: list[ScoredSentence], min_overlap: float) -> bool:

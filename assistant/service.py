@@ -145,13 +145,15 @@ class Assistant:
         primary = MemoEmbedder(self.embedders[0])  # scoring and the citation check share sentence vectors
         with self._lock:
             vectors = embed_query(query, self.embedders)
-            passages = retrieve(query, self.store, self.embedders, self.settings, flt, vectors=vectors)
-            nearest = self.store.query({primary.name: vectors.dense[primary.name]}, None, flt, limit=30, candidates=30)
+            # Thirty passages to judge whether the best one stands out; the first top_k are used.
+            ranked = retrieve(query, self.store, self.embedders, self.settings, flt,
+                              k=max(self.settings.top_k, 30), vectors=vectors)
+        passages = ranked[: self.settings.top_k]
         scored = score_sentences(query, vectors.dense[primary.name], passages, primary)
         relevance = scored[0].score if scored else 0.0
         answerable = (
             relevance >= self.settings.abstain_threshold
-            and stands_out([h.score for h in nearest], self.settings.answer_min_top, self.settings.answer_min_gap)
+            and stands_out(ranked, self.settings.answer_min_top, self.settings.answer_min_gap)
             and covers_question(question, passages, scored, self.settings.answer_min_overlap)
         )
         if self._llm is None or not answerable:

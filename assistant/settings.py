@@ -55,9 +55,9 @@ class Settings:
     recency_half_life_days: float = 180.0
     duplicate_threshold: float = 0.8  # shingle containment that makes two articles one story (1 disables)
     abstain_threshold: float = 0.20  # the best sentence's relevance below which the answer abstains
-    # Abstain unless the nearest passage is this close, or stands this far above the next 29,
-    answer_min_top: float = 0.50
-    answer_min_gap: float = 0.13
+    # Abstain unless the best passage scores this much, or this much above the other articles' next 29,
+    answer_min_top: float = 0.27
+    answer_min_gap: float = 0.14
     # and, when the best sentence is in the question's language, some sentence holds this share of its content words.
     answer_min_overlap: float = 0.25
     quote_similarity: float = 0.50  # quote look-up: cosine a close wording (or translation) needs when nothing matches exactly

@@ -7,7 +7,7 @@ from conftest import CORPORA, SEED, read_jsonl, write_jsonl
 
 
 def test_a_question_is_answered_while_an_ingest_is_under_way(assistant_factory, tmp_path):
-    a = assistant_factory()
+    a = assistant_factory(embedders="use,e5")  # the default: with `use` alone this French question is not answered
     a.ingest([SEED])
     more = write_jsonl(tmp_path / "more.jsonl", read_jsonl(CORPORA / "xquad" / "corpus.en.jsonl", 30))
     paused, resume = threading.Event(), threading.Event()
