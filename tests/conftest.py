@@ -5,6 +5,10 @@ import ipaddress
 import json
 import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,6 +43,28 @@ def _offline():
     socket.socket.connect = _guarded_connect
     yield
     socket.socket.connect = _real_connect
+
+
+def start_app(env: dict[str, str], timeout: float = 180) -> tuple[subprocess.Popen, str]:
+    """`newsroom serve` on a free loopback port, returned once /healthz answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1)
+            return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read().decode())
+            if time.time() > deadline:
+                proc.kill()
+                raise RuntimeError("the app did not answer /healthz in time")
+            time.sleep(0.3)
 
 
 def read_jsonl(path: Path, limit: int | None = None) -> list[dict]:

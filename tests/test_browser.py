@@ -10,15 +10,12 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, read_jsonl, write_jsonl
+from conftest import SAMPLES, read_jsonl, start_app, write_jsonl
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,12 +33,6 @@ HOSTILE_BODY = (
     "[click here](javascript:window.__pwned=3) and <a href=\"https://evil.example/x\">evil link</a>. "
     "By mass, oxygen is the third-most abundant element in the universe, after hydrogen and helium."
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _archive(folder: Path) -> Path:
@@ -78,19 +69,7 @@ def server(tmp_path_factory):
            "NEWSROOM_USERS_FILE": str(_users_file(root)), "NEWSROOM_UPLOAD_TEMP_DIR": str(uploads)}
     subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(_archive(root))], env=env, check=True,
                    capture_output=True)
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode())
-            time.sleep(0.5)
+    proc, url = start_app(env)
     yield {"url": url, "uploads": uploads, "root": root}
     proc.terminate()
     proc.wait(timeout=20)

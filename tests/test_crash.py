@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPORA, read_jsonl, write_jsonl
+from conftest import CORPORA, read_jsonl, start_app, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # ~60 s on 2 quiet cores; shared machines are slower
 
@@ -200,9 +200,7 @@ def test_a_store_folder_left_half_created_is_rebuilt_and_a_foreign_one_refused(t
 
 def test_the_app_killed_mid_upload_loses_nothing_stored(tmp_path):
     """The server is SIGKILLed while an upload is being written; what was stored stays whole."""
-    import socket
     import threading
-    import urllib.request
 
     import httpx
 
@@ -215,30 +213,13 @@ def test_the_app_killed_mid_upload_loses_nothing_stored(tmp_path):
     wire = tmp_path / "wire.jsonl"
     write_jsonl(wire, read_jsonl(CORPORA / "xquad" / "corpus.en.jsonl"))  # 240 articles
 
-    def serve() -> tuple[subprocess.Popen, str]:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=1)
-                return proc, url
-            except OSError:
-                time.sleep(0.3)
-        proc.kill()
-        raise AssertionError("the app did not start")
-
     def upload(url: str) -> httpx.Response | None:
         try:
             return httpx.post(url + "/api/ingest", files=[("files", ("wire.jsonl", wire.read_bytes()))], timeout=600)
         except httpx.HTTPError:
             return None  # the server died under it
 
-    server, url = serve()
+    server, url = start_app(env)
     try:
         sender = threading.Thread(target=upload, args=(url,))
         sender.start()
@@ -257,7 +238,7 @@ def test_the_app_killed_mid_upload_loses_nothing_stored(tmp_path):
     assert set(before) <= set(after), "the restart lost stored articles"
     assert len({p[1] for p in after}) < 20 + 240, "the kill came after the upload had finished"
 
-    server, url = serve()
+    server, url = start_app(env)
     try:
         done = upload(url)
         assert done is not None and done.status_code == 200, done

@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 from fastapi.testclient import TestClient
 
 from assistant.api import create_api
 from assistant.store import SearchFilter
-from conftest import CORPORA, read_jsonl, write_jsonl
+from conftest import CORPORA, read_jsonl, start_app, write_jsonl
 from readers_helpers import FR_BODY, NEWS_HTML
 
 
@@ -65,12 +62,6 @@ def test_upload_names_are_made_safe():
     assert disk_name("..\\..\\boot.ini", 0) == "0000-boot.ini" and disk_name("...", 1) == "0001-file"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cli_sends_files_to_the_running_app_with_a_login(tmp_path):
     from assistant.auth import hash_password
 
@@ -84,21 +75,8 @@ def test_cli_sends_files_to_the_running_app_with_a_login(tmp_path):
     write_jsonl(archive / "a.jsonl", read_jsonl(CORPORA / "xquad" / "corpus.es.jsonl", limit=4))
     (archive / "sub" / "page.html").write_text(NEWS_HTML, encoding="utf-8")
     (archive / "sub" / "bad.pdf").write_text("not a pdf", encoding="utf-8")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server, url = start_app(env)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=1)
-                break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(server.stdout.read().decode() if server.poll() is not None else "no server")
-                time.sleep(0.5)
-
         def newsroom(*args, **extra_env):
             return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
                                   env={**env, **extra_env}, timeout=240)
