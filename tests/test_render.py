@@ -101,3 +101,14 @@ def test_holdings_and_coverage_count_articles_by_month_and_language():
     assert per_month(facts) == [
         {"month": "2023-12", "lang": "en", "articles": 1}, {"month": "2024-01", "lang": "en", "articles": 1},
         {"month": "2024-01", "lang": "fr", "articles": 1}, {"month": "undated", "lang": "en", "articles": 1}]
+
+
+def test_an_abstention_says_why_in_the_reader_language():
+    from assistant.answerability import REASONS
+
+    for reason in REASONS:
+        answer = Answer("q?", "The archive does not answer this question.", "extractive", True, why_abstained=reason)
+        html_fr = answer_html(answer, 0, "fr")
+        assert t(f"why_{reason}", "fr") in html_fr.replace("&#x27;", "'") and "nr-why" in html_fr
+    plain = answer_html(Answer("q?", "<b>no</b>", "extractive", True), 0, "en")
+    assert plain == "&lt;b&gt;no&lt;/b&gt;"

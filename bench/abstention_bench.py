@@ -1,0 +1,191 @@
+"""Abstention: does `ask` hold back when the archive lacks the answer, and answer when it has it?
+
+Two archives from ../shared/corpora, each built once into --data-dir and reused:
+XQuAD's 240 English paragraphs and RGB's 7,337 Chinese news passages. Questions go
+through the service's own `ask` (extractive mode, the default embedders):
+
+- answerable: XQuAD questions in English, Chinese and Spanish against the XQuAD archive,
+  RGB questions against the RGB archive;
+- unanswerable: the same XQuAD questions against the RGB archive (Wikipedia topics a
+  Chinese news archive of 2021-22 does not cover), RGB questions against XQuAD.
+
+Targets (issue 5): abstain on at least 90% of the unanswerable questions while answering
+at least 90% of the answerable ones. The thresholds were calibrated on the first 150
+questions of each file; the default --offset 200 measures on questions never used for that.
+Also reports answer-contains and citation precision on the answerable sets.
+
+    python bench/abstention_bench.py [--per-set 100] [--offset 200] [--json PATH]
+    python bench/abstention_bench.py --fit          # refit the model on questions 0-149
+
+`--fit` computes each calibration question's evidence (`Assistant.answerability`), fits the
+logistic model of assistant/answerability.py (numpy, L2-regularised Newton steps) on the
+questions that pass the hard tests (relevance, key words), picks the probability threshold
+that best balances answering and abstaining, and prints both to paste into the code.
+
+The first run ingests both archives (RGB with `use,e5` takes 15-30 minutes on 2 cores).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.evaluate import _contains, load_questions, scratch_settings  # noqa: E402
+from assistant.service import Assistant  # noqa: E402
+from assistant.settings import load_settings  # noqa: E402
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+ARCHIVES = {"xquad-en": [CORPORA / "xquad" / "corpus.en.jsonl"], "rgb-zh": [CORPORA / "rgb-zh" / "corpus.jsonl"]}
+QUESTIONS = {"xquad-en": CORPORA / "xquad" / "questions.en.jsonl", "xquad-zh": CORPORA / "xquad" / "questions.zh.jsonl",
+             "xquad-es": CORPORA / "xquad" / "questions.es.jsonl", "rgb": CORPORA / "rgb-zh" / "questions.jsonl"}
+# (archive, question set, answerable)
+RUNS = [("xquad-en", "xquad-en", True), ("xquad-en", "xquad-zh", True), ("xquad-en", "xquad-es", True),
+        ("rgb-zh", "rgb", True),
+        ("rgb-zh", "xquad-en", False), ("rgb-zh", "xquad-zh", False), ("rgb-zh", "xquad-es", False),
+        ("xquad-en", "rgb", False)]
+
+
+def run(data_dir: Path, per_set: int, offset: int) -> dict:
+    base = load_settings(data_dir=str(data_dir))
+    rows: list[dict] = []
+    for archive, corpus in ARCHIVES.items():
+        assistant = Assistant(scratch_settings(base, corpus))
+        try:
+            report = assistant.ingest(corpus)
+            print(f"{archive}: {report.ingested} ingested, {report.unchanged} unchanged", file=sys.stderr)
+            for arch, qset, answerable in RUNS:
+                if arch != archive:
+                    continue
+                questions = load_questions(corpus, QUESTIONS[qset], offset + per_set)[offset:]
+                started = time.perf_counter()
+                for q in questions:
+                    answer = assistant.ask(q.text)
+                    rows.append({"archive": archive, "questions": qset, "answerable": answerable, "id": q.id,
+                                 "answered": not answer.abstained, "why": answer.why_abstained,
+                                 "contains": _contains(answer.answer, q.answers, q.all_answers_required),
+                                 "citations_on_gold": [c.article_id in q.gold for c in answer.citations]})
+                print(f"  {qset}: {len(questions)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        finally:
+            assistant.close()
+    return summarize(rows, base.embedders, per_set, offset)
+
+
+def collect(data_dir: Path, per_set: int, offset: int) -> list[dict]:
+    """Each question's evidence, as the service computes it before answering."""
+    base = load_settings(data_dir=str(data_dir))
+    rows: list[dict] = []
+    for archive, corpus in ARCHIVES.items():
+        assistant = Assistant(scratch_settings(base, corpus))
+        try:
+            assistant.ingest(corpus)
+            for arch, qset, answerable in RUNS:
+                if arch == archive:
+                    for q in load_questions(corpus, QUESTIONS[qset], offset + per_set)[offset:]:
+                        ev = assistant.answerability(q.text)
+                        rows.append({"archive": arch, "questions": qset, "answerable": answerable,
+                                     "features": ev.features, "why": ev.why})
+                    print(f"  {archive} / {qset}: evidence collected", file=sys.stderr)
+        finally:
+            assistant.close()
+    return rows
+
+
+HARD_TESTS = ("no relevant sentence", "key words missing", "nothing retrieved")
+
+
+def fit(rows: list[dict], l2: float = 1.0, steps: int = 50) -> dict:
+    """Logistic regression (Newton's method, L2 on the weights) on the rows past the hard tests."""
+    usable = [r for r in rows if r["features"] and r["why"] not in HARD_TESTS]
+    names = sorted(usable[0]["features"])
+    x = np.array([[r["features"][n] for n in names] for r in usable])
+    y = np.array([float(r["answerable"]) for r in usable])
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    z = np.hstack([np.ones((len(x), 1)), (x - mu) / sd])
+    w = np.zeros(z.shape[1])
+    reg = np.diag([0.0] + [l2] * len(names))
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-z @ w))
+        grad = z.T @ (p - y) + reg @ w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + reg
+        w -= np.linalg.solve(hess, grad)
+    coef = w[1:] / sd
+    model = {"intercept": round(float(w[0] - (coef * mu).sum()), 4)} | {n: round(float(c), 4) for n, c in zip(names, coef)}
+    prob = {id(r): 1 / (1 + np.exp(-(model["intercept"] + sum(model[n] * r["features"][n] for n in names))))
+            for r in usable}
+
+    def rates(t: float) -> tuple[float, float]:
+        said = [r["answerable"] for r in rows if id(r) in prob and prob[id(r)] >= t]
+        ans = sum(said) / sum(r["answerable"] for r in rows)
+        una = 1 - (len(said) - sum(said)) / sum(not r["answerable"] for r in rows)
+        return ans, una
+
+    best = max((min(rates(t)), round(float(t), 2)) for t in np.arange(0.05, 0.96, 0.01))[1]
+    ans, una = rates(best)
+    return {"model": model, "threshold": best, "calibration": {"answered_answerable": round(ans, 3),
+                                                               "abstained_unanswerable": round(una, 3)},
+            "rows": len(rows), "fitted_on": len(usable)}
+
+
+def summarize(rows: list[dict], embedders: tuple[str, ...], per_set: int, offset: int) -> dict:
+    sets = []
+    for arch, qset, answerable in RUNS:
+        mine = [r for r in rows if r["archive"] == arch and r["questions"] == qset]
+        if not mine:
+            continue
+        cites = [c for r in mine for c in r["citations_on_gold"]]
+        sets.append({"archive": arch, "questions": qset, "answerable": answerable, "n": len(mine),
+                     "answered": round(sum(r["answered"] for r in mine) / len(mine), 3),
+                     "answer_contains": round(sum(r["contains"] for r in mine) / len(mine), 3) if answerable else None,
+                     "citation_precision": round(sum(cites) / len(cites), 3) if answerable and cites else None,
+                     "held_back_by": dict(Counter(r["why"] for r in mine if not r["answered"]))})
+    ans = [r["answered"] for r in rows if r["answerable"]]
+    una = [not r["answered"] for r in rows if not r["answerable"]]
+    return {"embedders": list(embedders), "per_set": per_set, "offset": offset, "sets": sets,
+            "answered_answerable": round(sum(ans) / len(ans), 3) if ans else None,
+            "abstained_unanswerable": round(sum(una) / len(una), 3) if una else None,
+            "targets": {"answered_answerable": ">= 0.9", "abstained_unanswerable": ">= 0.9"}}
+
+
+def table(r: dict) -> str:
+    lines = [f"embedders {','.join(r['embedders'])}, {r['per_set']} questions per set from #{r['offset']}", "",
+             f"{'archive':10}{'questions':11}{'kind':13}{'answered':>9}{'contains':>9}{'cit.prec':>9}  held back by"]
+    for s in r["sets"]:
+        kind = "answerable" if s["answerable"] else "unanswerable"
+        fmt = lambda v: f"{v:>9}" if v is not None else f"{'':>9}"  # noqa: E731
+        lines.append(f"{s['archive']:10}{s['questions']:11}{kind:13}{s['answered']:>9}{fmt(s['answer_contains'])}"
+                     f"{fmt(s['citation_precision'])}  {s['held_back_by']}")
+    lines += ["", f"answered, answerable questions:     {r['answered_answerable']}   target >= 0.9",
+              f"abstained, unanswerable questions:  {r['abstained_unanswerable']}   target >= 0.9"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/newsroom-abstention-bench"),
+                        help="where the two archives are built once and kept")
+    parser.add_argument("--per-set", type=int, default=100, help="questions per set")
+    parser.add_argument("--offset", type=int, default=200, help="skip the first N questions of each file")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--fit", action="store_true", help="fit the answerability model on questions 0-149 instead")
+    args = parser.parse_args()
+    if args.fit:
+        result = fit(collect(args.data_dir, 150, 0))
+        print(json.dumps(result, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return
+    result = run(args.data_dir, args.per_set, args.offset)
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
