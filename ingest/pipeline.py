@@ -135,6 +135,60 @@ def _batched(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
         yield batch
 
 
+class _Prefetch:
+    """The next batches of articles, read in a thread while the encoder works on this one.
+
+    Reading (parsing, decoding, language detection) and encoding then overlap instead of taking
+    turns; at most ``depth`` batches wait, so memory stays bounded. A reading error is raised in
+    the consuming thread, in order; ``close`` stops the reading and closes ``source`` (which
+    stops the parser processes) in the thread that was reading it.
+    """
+
+    _END = object()
+
+    def __init__(self, batches: Iterator[list[Article]], source: Iterator[Article], depth: int = 2):
+        self.batches, self.source = batches, source
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="ingest-reader", daemon=True)
+        self.thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for batch in self.batches:
+                if not self._put(batch):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # handed to the consuming thread
+            self._put(exc)
+        finally:
+            self.source.close()  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Iterator[list[Article]]:
+        while (item := self.queue.get()) is not self._END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+
+    def close(self) -> None:
+        self.stop.set()
+        while self.thread.is_alive():
+            try:
+                self.queue.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        self.thread.join()
+
+
 @dataclass
 class _Planned:
     """One batch's articles to (re)write, with their chunks and whether an older version is stored."""
@@ -314,8 +368,9 @@ def ingest(
     # What the last batches queued: the writer may not have stored it yet (a bounded window,
     # it is at most two batches behind).
     recent: deque[dict[str, str]] = deque(maxlen=4)
+    batches = _Prefetch(_batched(articles, BATCH_ARTICLES), articles)
     try:
-        for batch in _batched(articles, BATCH_ARTICLES):
+        for batch in batches:
             recent.appendleft({})
             write_articles(batch, store, embedders, settings, report, ChainMap(*recent), writer)
             report.elapsed = time.perf_counter() - started
@@ -327,7 +382,7 @@ def ingest(
             if progress:
                 progress(report)
     finally:
-        articles.close()  # stops the parser processes, also when a write failed
+        batches.close()  # stops the reading and the parser processes, also when a write failed
         writer.close()
     store.flush()
     if prune:

@@ -73,3 +73,44 @@ def test_an_id_repeated_in_a_later_batch_leaves_one_version(assistant_factory, t
     assert (report.ingested, report.updated) == (BATCH_ARTICLES + 8, 1)
     stored = [p for p in a.store.scroll(SearchFilter(), ["article_id", "text"]) if p["article_id"] == "n1"]
     assert [p["text"] for p in stored] == ["The corrected note about the harbour budget."]
+
+
+def test_prefetched_batches_keep_order_raise_in_order_and_stop_the_reader_on_close():
+    from ingest.pipeline import _Prefetch
+
+    closed = []
+
+    def source():
+        try:
+            for i in range(1000):
+                if i == 5:
+                    raise ValueError("bad file")
+                yield [i]
+        finally:
+            closed.append(True)
+
+    src = source()
+    got = []
+    batches = _Prefetch(iter(src), src)
+    try:
+        with pytest.raises(ValueError, match="bad file"):
+            for b in batches:
+                got.append(b)
+    finally:
+        batches.close()
+    assert got == [[0], [1], [2], [3], [4]] and closed == [True]
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                i += 1
+                yield [i]
+        finally:
+            closed.append("endless")
+
+    src = endless()
+    batches = _Prefetch(iter(src), src, depth=2)
+    first = next(iter(batches))
+    batches.close()  # the consumer stops early (a write failed): the reader stops and closes its source
+    assert first == [1] and not batches.thread.is_alive() and closed[-1] == "endless"
