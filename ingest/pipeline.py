@@ -135,18 +135,28 @@ def _batched(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
         yield batch
 
 
+Prepared = tuple[Article, str, list[Chunk]]  # an article, its content hash, its chunks
+
+
+def prepare(articles: list[Article], settings: Settings) -> list[Prepared]:
+    """Hash and chunk a batch (the reader thread does this while the encoder works on the last one)."""
+    return [(a, a.content_hash(),
+             chunk_text(a.body, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens))
+            for a in articles]
+
+
 class _Prefetch:
     """The next batches of articles, read in a thread while the encoder works on this one.
 
-    Reading (parsing, decoding, language detection) and encoding then overlap instead of taking
-    turns; at most ``depth`` batches wait, so memory stays bounded. A reading error is raised in
+    Reading (parsing, decoding, language detection), hashing and chunking then overlap with
+    encoding instead of taking turns; at most ``depth`` batches wait, so memory stays bounded. A reading error is raised in
     the consuming thread, in order; ``close`` stops the reading and closes ``source`` (which
     stops the parser processes) in the thread that was reading it.
     """
 
     _END = object()
 
-    def __init__(self, batches: Iterator[list[Article]], source: Iterator[Article], depth: int = 2):
+    def __init__(self, batches: Iterator[list[Prepared]], source: Iterator[Article], depth: int = 2):
         self.batches, self.source = batches, source
         self.queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
@@ -173,7 +183,7 @@ class _Prefetch:
         finally:
             self.source.close()  # type: ignore[attr-defined]
 
-    def __iter__(self) -> Iterator[list[Article]]:
+    def __iter__(self) -> Iterator[list[Prepared]]:
         while (item := self.queue.get()) is not self._END:
             if isinstance(item, BaseException):
                 raise item
@@ -197,19 +207,17 @@ class _Planned:
     vectors: dict[str, np.ndarray]
 
 
-def _plan(articles: list[Article], store: Store, settings: Settings, report: IngestReport,
+def _plan(batch: list[Prepared], store: Store, report: IngestReport,
           written: MutableMapping[str, str]) -> list[tuple[Article, str, list[Chunk], bool]]:
     """Which articles of a batch need writing; counts the rest as unchanged.
 
     ``written`` holds the ids this run already queued for writing (with their hash): the
     store may not show them yet when the writer thread is a batch behind.
     """
-    by_id = {a.id: a for a in articles}  # the same id twice in one batch: the last one read wins
+    by_id = {item[0].id: item for item in batch}  # the same id twice in one batch: the last one read wins
     versions = store.article_versions(list(by_id))
     todo = []
-    for article in by_id.values():
-        digest = article.content_hash()
-        chunks = chunk_text(article.body, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens)
+    for article, digest, chunks in by_id.values():
         stored = {written[article.id]: len(chunks)} if written.get(article.id) == digest else versions.get(article.id, {})
         if stored == {digest: len(chunks)}:
             report.unchanged += 1
@@ -282,7 +290,7 @@ class _Writer:
 
 
 def write_articles(
-    articles: list[Article],
+    batch: list[Prepared],
     store: Store,
     embedders: list[Embedder],
     settings: Settings,
@@ -290,8 +298,8 @@ def write_articles(
     written: MutableMapping[str, str] | None = None,
     writer: _Writer | None = None,
 ) -> None:
-    """Store one batch of articles, skipping those already stored as they are."""
-    todo = _plan(articles, store, settings, report, {} if written is None else written)
+    """Store one batch of prepared articles, skipping those already stored as they are."""
+    todo = _plan(batch, store, report, {} if written is None else written)
     if not todo:
         return
     texts = [embed_text(a, c, settings.embed_title) for a, _, chunks, _ in todo for c in chunks]
@@ -368,7 +376,7 @@ def ingest(
     # What the last batches queued: the writer may not have stored it yet (a bounded window,
     # it is at most two batches behind).
     recent: deque[dict[str, str]] = deque(maxlen=4)
-    batches = _Prefetch(_batched(articles, BATCH_ARTICLES), articles)
+    batches = _Prefetch((prepare(b, settings) for b in _batched(articles, BATCH_ARTICLES)), articles)
     try:
         for batch in batches:
             recent.appendleft({})
