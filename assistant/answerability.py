@@ -112,6 +112,7 @@ def _leg_field(ranked: list[Passage], name: str, depth: int = 9) -> tuple[float,
 
 def features(ranked: list[Passage], relevance: float, gap: float, anchors_share: float | None,
              embedders: tuple[str, ...]) -> dict[str, float]:
+    """What the model reads: the fused ranking, each embedder's own view, the sentence, the anchors."""
     out = {"top": ranked[0].score, "gap": gap, "relevance": relevance,
            "anchors_missing": float(anchors_share == 0.0), "anchors_found": float(bool(anchors_share))}
     for name in embedders:
@@ -120,6 +121,7 @@ def features(ranked: list[Passage], relevance: float, gap: float, anchors_share:
 
 
 def confidence(feats: dict[str, float], model: dict[str, float]) -> float:
+    """The model's probability that the archive answers."""
     z = model["intercept"] + sum(w * feats.get(k, 0.0) for k, w in model.items() if k != "intercept")
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
