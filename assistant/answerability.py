@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from ingest.normalize import detect_language
 
 from .citations import content_tokens
-from .retrieve import Passage
+from .retrieve import CJK_CHAR, Passage
 from .settings import Settings
 
 _LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _ANCHOR_RE = re.compile(rf"\d+(?:[.,]\d+)*|[{_LATIN}][{_LATIN}0-9'-]*[{_LATIN}0-9]")
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 # A logistic model over the ranking's features, fitted by `python bench/abstention_bench.py --fit`
@@ -71,7 +70,7 @@ def anchors(question: str) -> set[str]:
     In a Latin-script question, capitalised words other than the first count too.
     """
     found: set[str] = set()
-    cjk = bool(_CJK_RE.search(question))
+    cjk = bool(CJK_CHAR.search(question))
     for i, m in enumerate(_ANCHOR_RE.finditer(question)):
         word = m.group()
         if word[0].isdigit():
@@ -89,7 +88,7 @@ def anchor_share(question: str, passage: str) -> float | None:
     from a CJK question (where they are acronyms and names kept as written) into any text.
     """
     words = anchors(question)
-    if not _CJK_RE.search(question) and _CJK_RE.search(passage):
+    if not CJK_CHAR.search(question) and CJK_CHAR.search(passage):
         words = {w for w in words if w[0].isdigit()}
     if not words:
         return None

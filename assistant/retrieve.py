@@ -205,8 +205,7 @@ def fuse(
         pmeans = means.get(lang, {})
         total = np.zeros(len(hits))
         weight = np.zeros(len(hits))
-        legs: list[tuple[np.ndarray, np.ndarray]] = []
-        per_leg: dict[str, np.ndarray] = {}
+        legs: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # each embedder's cosines, and which hits have them
         for name, q in qvecs.items():
             has = np.array([bool(h.vectors and name in h.vectors) for h in hits])
             if not has.any():
@@ -218,14 +217,13 @@ def fuse(
             if mean is not None and mean.shape == q.shape:
                 mat -= mean
             cos = (mat @ q) / np.maximum(np.linalg.norm(mat, axis=1), 1e-12)
-            legs.append((cos, has.astype(float)))
-            per_leg[name] = np.where(has, cos, np.nan)
+            legs[name] = (cos, has)
             w = leg_weight(coverage.get(name), query.lang, lang) * has
             total += w * cos
             weight += w
         if legs and not weight.any():  # no embedder claims these languages: trust them all equally
-            total = sum(c * h for c, h in legs)
-            weight = sum(h for _, h in legs)
+            total = sum(c * h for c, h in legs.values())
+            weight = sum(h.astype(float) for _, h in legs.values())
         dense = np.divide(total, weight, out=np.zeros(len(hits)), where=weight > 0)
         lex = np.array([lexical.get(h.id, 0.0) for h in hits])
         if within_language and lang != query.lang and query.lang:
@@ -239,7 +237,7 @@ def fuse(
         else:
             scores = dense + sparse_weight * lex
         fused.extend(Hit(h.id, float(sc), h.payload, h.vectors,
-                         {name: float(c[i]) for name, c in per_leg.items() if not np.isnan(c[i])})
+                         {name: float(c[i]) for name, (c, h) in legs.items() if h[i]})
                      for i, (h, sc) in enumerate(zip(hits, scores)))
     return sorted(fused, key=lambda h: -h.score)
 
@@ -377,13 +375,13 @@ def recency_boost(hits: list[Hit], weight: float, half_life_days: float) -> list
     return sorted(boosted, key=lambda h: -h.score)
 
 
-_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 def shingles(text: str) -> set[str]:
     """Word 3-grams (character 4-grams where the text is mostly CJK) of the folded text."""
     folded = fold(text)
-    if len(_CJK_CHAR.findall(folded)) * 2 > len(folded.replace(" ", "")):
+    if len(CJK_CHAR.findall(folded)) * 2 > len(folded.replace(" ", "")):
         chars = folded.replace(" ", "")
         return {chars[i : i + 4] for i in range(len(chars) - 3)}
     words = re.findall(r"\w+", folded)

@@ -32,6 +32,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -52,48 +53,43 @@ RUNS = [("xquad-en", "xquad-en", True), ("xquad-en", "xquad-zh", True), ("xquad-
         ("xquad-en", "rgb", False)]
 
 
-def run(data_dir: Path, per_set: int, offset: int) -> dict:
+def question_sets(data_dir: Path, per_set: int, offset: int) -> Iterator[tuple[Assistant, str, str, bool, list]]:
+    """Each set's questions with an assistant on its archive (built once, then reused)."""
     base = load_settings(data_dir=str(data_dir))
-    rows: list[dict] = []
     for archive, corpus in ARCHIVES.items():
         assistant = Assistant(scratch_settings(base, corpus))
         try:
             report = assistant.ingest(corpus)
             print(f"{archive}: {report.ingested} ingested, {report.unchanged} unchanged", file=sys.stderr)
             for arch, qset, answerable in RUNS:
-                if arch != archive:
-                    continue
-                questions = load_questions(corpus, QUESTIONS[qset], offset + per_set)[offset:]
-                started = time.perf_counter()
-                for q in questions:
-                    answer = assistant.ask(q.text)
-                    rows.append({"archive": archive, "questions": qset, "answerable": answerable, "id": q.id,
-                                 "answered": not answer.abstained, "why": answer.why_abstained,
-                                 "contains": _contains(answer.answer, q.answers, q.all_answers_required),
-                                 "citations_on_gold": [c.article_id in q.gold for c in answer.citations]})
-                print(f"  {qset}: {len(questions)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+                if arch == archive:
+                    started = time.perf_counter()
+                    yield assistant, archive, qset, answerable, load_questions(corpus, QUESTIONS[qset], offset + per_set)[offset:]
+                    print(f"  {qset}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
         finally:
             assistant.close()
-    return summarize(rows, base.embedders, per_set, offset)
+
+
+def run(data_dir: Path, per_set: int, offset: int) -> dict:
+    rows: list[dict] = []
+    for assistant, archive, qset, answerable, questions in question_sets(data_dir, per_set, offset):
+        for q in questions:
+            answer = assistant.ask(q.text)
+            rows.append({"archive": archive, "questions": qset, "answerable": answerable, "id": q.id,
+                         "answered": not answer.abstained, "why": answer.why_abstained,
+                         "contains": _contains(answer.answer, q.answers, q.all_answers_required),
+                         "citations_on_gold": [c.article_id in q.gold for c in answer.citations]})
+    return summarize(rows, load_settings(data_dir=str(data_dir)).embedders, per_set, offset)
 
 
 def collect(data_dir: Path, per_set: int, offset: int) -> list[dict]:
     """Each question's evidence, as the service computes it before answering."""
-    base = load_settings(data_dir=str(data_dir))
     rows: list[dict] = []
-    for archive, corpus in ARCHIVES.items():
-        assistant = Assistant(scratch_settings(base, corpus))
-        try:
-            assistant.ingest(corpus)
-            for arch, qset, answerable in RUNS:
-                if arch == archive:
-                    for q in load_questions(corpus, QUESTIONS[qset], offset + per_set)[offset:]:
-                        ev = assistant.answerability(q.text)
-                        rows.append({"archive": arch, "questions": qset, "answerable": answerable,
-                                     "features": ev.features, "why": ev.why})
-                    print(f"  {archive} / {qset}: evidence collected", file=sys.stderr)
-        finally:
-            assistant.close()
+    for assistant, archive, qset, answerable, questions in question_sets(data_dir, per_set, offset):
+        for q in questions:
+            ev = assistant.answerability(q.text)
+            rows.append({"archive": archive, "questions": qset, "answerable": answerable,
+                         "features": ev.features, "why": ev.why})
     return rows
 
 

@@ -149,9 +149,9 @@ class _Prefetch:
     """The next batches of articles, read in a thread while the encoder works on this one.
 
     Reading (parsing, decoding, language detection), hashing and chunking then overlap with
-    encoding instead of taking turns; at most ``depth`` batches wait, so memory stays bounded. A reading error is raised in
-    the consuming thread, in order; ``close`` stops the reading and closes ``source`` (which
-    stops the parser processes) in the thread that was reading it.
+    encoding instead of taking turns; at most ``depth`` batches wait, so memory stays bounded.
+    A reading error is raised in the consuming thread, in order; ``close`` stops the reading and
+    closes ``source`` (which stops the parser processes) in the thread that was reading it.
     """
 
     _END = object()
