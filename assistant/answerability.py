@@ -42,9 +42,9 @@ MODEL_EMBEDDERS = ("use", "e5")
 # chunks for its mean vector to be learnt (the calibration archives had 240 and 7,337); below
 # that, scores run high everywhere and the thresholds decide.
 MODEL_MIN_CHUNKS = 200
-MODEL: dict[str, float] = {  # fitted 2026-11-25 on 1,065 of 1,200 questions (the rest failed a hard test)
-    "intercept": -5.0094, "anchors_found": 1.9345, "anchors_missing": -1.5001, "e5_gap": -17.3642, "e5_top": 18.5392,
-    "gap": 28.3675, "relevance": 2.0112, "top": 2.0877, "use_gap": 25.6661, "use_top": -19.379,
+MODEL: dict[str, float] = {  # fitted 2026-11-25 (pipeline v2 vectors) on 1,065 of 1,200 questions (the rest failed a hard test)
+    "intercept": -4.8557, "anchors_found": 2.1072, "anchors_missing": -1.4317, "e5_gap": -15.2042, "e5_top": 18.0427,
+    "gap": 29.5656, "relevance": 2.2962, "top": 0.0989, "use_gap": 23.3219, "use_top": -18.0683,
 }
 
 

@@ -10,13 +10,21 @@ from .store import iso
 
 
 def embed_text(article: Article, chunk: Chunk, with_title: bool) -> str:
-    """Title and date travel with the chunk into the embedder (context for short passages)."""
+    """Title and date travel with the chunk into the embedder (context for short passages).
+
+    A title the chunk already opens with (a headline derived from the body's first line,
+    which readers do for rows and files without one) is not embedded twice."""
     if not with_title:
         return chunk.text
-    head = article.title
+    head = "" if _opens_with(chunk.text, article.title) else article.title
     if article.published:
-        head = f"{head} ({article.published.date().isoformat()})"
+        head = f"{head} ({article.published.date().isoformat()})".lstrip()
     return f"{head}\n{chunk.text}" if head else chunk.text
+
+
+def _opens_with(text: str, title: str) -> bool:
+    words = title.split()
+    return bool(words) and " ".join(text[: len(title) + 64].split()).startswith(" ".join(words))
 
 
 def chunk_payload(article: Article, chunk: Chunk, n_chunks: int, content_hash: str) -> dict[str, Any]:

@@ -80,7 +80,7 @@ def filter_conditions(flt: SearchFilter) -> list[AnyOf | Between | VisibleAt]:
 @dataclass
 class ChunkPoint:
     id: str
-    dense: dict[str, list[float]]
+    dense: dict[str, Any]  # per embedder: a list of floats or a float32 array
     sparse: tuple[list[int], list[float]]
     payload: dict[str, Any]
 
@@ -134,13 +134,16 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+# CJK, Hangul, Thai, Lao, Myanmar, Khmer: words not (or not always) set apart by spaces.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+                       r"\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
 
 
 def needs_substring(phrase: str) -> bool:
-    """CJK words are cut by a segmenter that may cut the phrase differently from the text:
-    those phrases are also looked up as raw substrings (a scan; phrase matching is indexed)."""
-    return bool(_CJK.search(phrase))
+    """In scripts written without spaces the text index's words (whole runs, or a segmenter's
+    cut) need not line up with the phrase's: those phrases are also looked up as raw
+    substrings (a scan; phrase matching is indexed)."""
+    return bool(_UNSPACED.search(phrase))
 
 
 def iso(dt: datetime) -> str:

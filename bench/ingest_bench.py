@@ -8,6 +8,9 @@ passages), written as JSONL exports of 100 articles each, and measures in one ru
   processes, sampled every 50 ms);
 - the encoder alone on exactly the chunk texts our pipeline embeds, in the same
   batches: target end-to-end ÷ encoder ≤ 1.15;
+  (first ingests run in --rounds rounds of encoder, ours, LangChain, each into a new store:
+  the ratios use each side's best round, as other programs only ever add time; the
+  medians are reported beside them)
 - LangChain: JSONL loader → RecursiveCharacterTextSplitter → QdrantVectorStore on
   qdrant-client's local mode at a path, with the same embedding model wrapped as
   LangChain Embeddings: first ingest ours ÷ theirs ≤ 1.05;
@@ -18,7 +21,7 @@ passages), written as JSONL exports of 100 articles each, and measures in one ru
   also our full retrieval (per-language candidates, centring, BM25) and both sides with
   query embedding included, for the record.
 
-    python bench/ingest_bench.py [--articles N] [--embedder use] [--json PATH] [--keep DIR]
+    python bench/ingest_bench.py [--articles N] [--embedder use] [--rounds 5] [--json PATH] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+from dataclasses import replace
 import threading
 import time
 from pathlib import Path
@@ -230,32 +234,50 @@ def langchain_ingest(archive: Path, embeddings, store_path: Path, client=None):
 
 # -- the run -----------------------------------------------------------------------------
 
-def run(n: int, embedder_name: str, work: Path, queries_n: int) -> dict:
-    settings = load_settings(data_dir=str(work / "ours"), embedders=embedder_name)
+def run(n: int, embedder_name: str, work: Path, queries_n: int, rounds: int = 5) -> dict:
     archive = work / "archive"
     articles = build_archive(archive, n)
+    settings = load_settings(data_dir=str(work / "ours-0"), embedders=embedder_name)
     assistant = Assistant(settings)
     embedder = assistant.embedders[0]
     embedder.embed_passages(["warm up"])  # both sides start with the model loaded
+    embeddings = langchain_embeddings(embedder)
 
     batches = chunk_texts(archive, settings)
     n_chunks = sum(len(b) for b in batches)
     print(f"{n} articles, {n_chunks} chunks, embedder {embedder_name}, {os.cpu_count()} cores", file=sys.stderr)
 
-    enc1 = encoder_only(embedder, batches)
-    with PeakRSS() as rss, Timer() as ours_t:
-        first = assistant.ingest([archive])
-    ours_first = ours_t.wall
-    assert first.ingested == n and not first.failed, first.to_dict()
-    enc2 = encoder_only(embedder, batches)
-    encoder_before, encoder_after = enc1.wall, enc2.wall
-    encoder = (encoder_before + encoder_after) / 2
-    encoder_cpu = (enc1.cpu + enc2.cpu) / 2
-
-    embeddings = langchain_embeddings(embedder)
-    with PeakRSS() as lc_rss, Timer() as lc_t:
-        lc_store, lc_chunks = langchain_ingest(archive, embeddings, work / "langchain")
-    lc_first = lc_t.wall
+    # Rounds of (encoder alone, our first ingest into a new store, LangChain's into a new
+    # store): other programs on the machine only ever add time, so each side's best round
+    # is its own cost; the median is printed beside it.
+    encoder_t: list[Timer] = []
+    ours_t: list[Timer] = []
+    lc_t: list[Timer] = []
+    rss_peak = lc_rss_peak = 0
+    for r in range(rounds):
+        encoder_t.append(encoder_only(embedder, batches))
+        if r:
+            embedders = assistant.embedders
+            assistant.close()
+            settings = replace(settings, data_dir=work / f"ours-{r}")
+            assistant = Assistant(settings)
+            assistant._embedders = embedders  # the model stays loaded, as it does on LangChain's side
+        with PeakRSS() as rss, Timer() as t:
+            first = assistant.ingest([archive])
+        assert first.ingested == n and not first.failed, first.to_dict()
+        ours_t.append(t)
+        shutil.rmtree(work / "langchain", ignore_errors=True)
+        with PeakRSS() as lc_rss, Timer() as t:
+            lc_store, lc_chunks = langchain_ingest(archive, embeddings, work / "langchain")
+        lc_t.append(t)
+        rss_peak, lc_rss_peak = max(rss_peak, rss.peak), max(lc_rss_peak, lc_rss.peak)
+        if r < rounds - 1:
+            lc_store.client.close()
+        print(f"  round {r + 1}: encoder {encoder_t[-1].wall:.2f} s, ours {ours_t[-1].wall:.2f} s, "
+              f"LangChain {lc_t[-1].wall:.2f} s", file=sys.stderr)
+    best = {side: min(ts, key=lambda t: t.wall) for side, ts in (("encoder", encoder_t), ("ours", ours_t), ("lc", lc_t))}
+    median = {side: statistics.median(t.wall for t in ts) for side, ts in (("encoder", encoder_t), ("ours", ours_t), ("lc", lc_t))}
+    encoder, ours_first, lc_first = best["encoder"].wall, best["ours"].wall, best["lc"].wall
 
     write_archive(archive, edited(articles, 0.05))
     started = time.perf_counter()
@@ -287,32 +309,37 @@ def run(n: int, embedder_name: str, work: Path, queries_n: int) -> dict:
     assistant.close()
 
     return {
-        "articles": n, "chunks": n_chunks, "embedder": embedder_name, "cores": os.cpu_count(),
+        "articles": n, "chunks": n_chunks, "embedder": embedder_name, "cores": os.cpu_count(), "rounds": rounds,
         "ingest_workers": settings.ingest_workers,
         "ours": {"first_s": round(ours_first, 2), "articles_per_s": round(n / ours_first, 1),
-                 "chunks_per_s": round(first.chunks / ours_first, 1), "peak_rss_mb": round(rss.peak / 2**20),
+                 "chunks_per_s": round(first.chunks / ours_first, 1), "peak_rss_mb": round(rss_peak / 2**20),
                  "reingest_s": round(ours_again, 2), "reingest_updated": second.updated,
                  "reingest_unchanged": second.unchanged, "search_p50_ms": round(ours_p50, 2),
                  "store_search_p50_ms": round(ours_store_p50, 2),
                  "retrieval_p50_ms": round(ours_retrieval_p50, 2)},
-        "encoder_only_s": {"before": round(encoder_before, 2), "after": round(encoder_after, 2), "mean": round(encoder, 2),
-                           "cpu_mean": round(encoder_cpu, 2)},
-        "cpu_s": {"ours_first": round(ours_t.cpu, 2), "langchain_first": round(lc_t.cpu, 2)},
-        "langchain": {"first_s": round(lc_first, 2), "chunks": lc_chunks, "peak_rss_mb": round(lc_rss.peak / 2**20),
+        "encoder_only_s": {"best": round(encoder, 2), "median": round(median["encoder"], 2),
+                           "cpu_best": round(best["encoder"].cpu, 2)},
+        "median_s": {side: round(v, 2) for side, v in median.items()},
+        "cpu_s": {"ours_first": round(best["ours"].cpu, 2), "langchain_first": round(best["lc"].cpu, 2)},
+        "langchain": {"first_s": round(lc_first, 2), "chunks": lc_chunks, "peak_rss_mb": round(lc_rss_peak / 2**20),
                       "reingest_s": round(lc_again, 2), "search_p50_ms": round(lc_p50, 2),
                       "store_search_p50_ms": round(lc_store_p50, 2)},
         "ratios": {
             "ingest_over_encoder": round(ours_first / encoder, 3),
             "first_ingest_ours_over_langchain": round(ours_first / lc_first, 3),
             "reingest_speedup": round(lc_again / ours_again, 1),
-            "ingest_over_encoder_cpu": round(ours_t.cpu / encoder_cpu, 3),
-            "first_ingest_ours_over_langchain_cpu": round(ours_t.cpu / lc_t.cpu, 3),
+            "ingest_over_encoder_median": round(median["ours"] / median["encoder"], 3),
+            "first_ingest_ours_over_langchain_median": round(median["ours"] / median["lc"], 3),
+            "ingest_over_encoder_cpu": round(best["ours"].cpu / best["encoder"].cpu, 3),
+            "first_ingest_ours_over_langchain_cpu": round(best["ours"].cpu / best["lc"].cpu, 3),
             "store_search_p50_speedup": round(lc_store_p50 / ours_store_p50, 1),
             "search_p50_speedup_with_embedding": round(lc_p50 / ours_p50, 1),
         },
         "targets": {"ingest_over_encoder": "<= 1.15", "first_ingest_ours_over_langchain": "<= 1.05",
                     "reingest_speedup": ">= 10", "store_search_p50_speedup": ">= 10",
-                    "ingest_over_encoder_cpu": "(CPU seconds)", "first_ingest_ours_over_langchain_cpu": "(CPU seconds)",
+                    "ingest_over_encoder_median": "(medians of the rounds)",
+                    "first_ingest_ours_over_langchain_median": "(medians of the rounds)",
+                    "ingest_over_encoder_cpu": "(CPU seconds, best rounds)", "first_ingest_ours_over_langchain_cpu": "(CPU seconds)",
                     "search_p50_speedup_with_embedding": "(ours: full hybrid retrieval + query embedding)"},
     }
 
@@ -321,12 +348,12 @@ def table(r: dict) -> str:
     o, lc, ratio = r["ours"], r["langchain"], r["ratios"]
     lines = [
         f"{r['articles']} articles, {r['chunks']} chunks, embedder {r['embedder']}, {r['cores']} cores, "
-        f"{r['ingest_workers']} parser process(es)",
+        f"{r['ingest_workers']} parser process(es); first ingests: best of {r['rounds']} rounds",
         "",
         f"{'':28}{'ours':>12}{'LangChain':>12}{'encoder':>12}",
-        f"{'first ingest (s)':28}{o['first_s']:>12}{lc['first_s']:>12}{r['encoder_only_s']['mean']:>12}",
+        f"{'first ingest (s)':28}{o['first_s']:>12}{lc['first_s']:>12}{r['encoder_only_s']['best']:>12}",
         f"{'  CPU seconds':28}{r['cpu_s']['ours_first']:>12}{r['cpu_s']['langchain_first']:>12}"
-        f"{r['encoder_only_s']['cpu_mean']:>12}",
+        f"{r['encoder_only_s']['cpu_best']:>12}",
         f"{'articles/s':28}{o['articles_per_s']:>12}{round(r['articles'] / lc['first_s'], 1):>12}",
         f"{'chunks/s':28}{o['chunks_per_s']:>12}{round(lc['chunks'] / lc['first_s'], 1):>12}",
         f"{'peak RSS (MB)':28}{o['peak_rss_mb']:>12}{lc['peak_rss_mb']:>12}",
@@ -347,6 +374,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--embedder", default="use", help="embedder for both pipelines (default use)")
     parser.add_argument("--queries", type=int, default=150, help="questions for the search p50")
+    parser.add_argument("--rounds", type=int, default=5, help="first-ingest rounds (best and median reported)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args()
@@ -354,7 +382,7 @@ def main() -> None:
     if args.keep and work.exists():
         shutil.rmtree(work)
     try:
-        result = run(args.articles, args.embedder, work, args.queries)
+        result = run(args.articles, args.embedder, work, args.queries, args.rounds)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

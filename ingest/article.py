@@ -8,7 +8,7 @@ from datetime import datetime
 
 # Bump when chunking or embedded-text rules change: stored hashes then differ and
 # every article is re-embedded on the next ingest.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: a title the chunk opens with is not embedded twice
 
 _NAMESPACE = uuid.UUID("6f1c1b6e-4d8a-4c47-9a59-3f3e1c0b7a21")
 

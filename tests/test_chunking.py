@@ -58,3 +58,21 @@ def test_a_huge_sentence_is_cut_at_token_boundaries():
 
 def test_empty_input_gives_no_chunks():
     assert chunk_text("") == [] and chunk_text("  \n\n ") == []
+
+
+def test_embedded_text_carries_the_title_once():
+    from datetime import datetime, timezone
+
+    from assistant.schema import embed_text
+    from ingest.article import Article
+
+    body = "Flood waters rose in Wuhan on Monday.\n\nThe city closed three bridges. " * 40
+    derived = Article(id="a", title=body.split("\n", 1)[0][:120], body=body)
+    first, second = chunk_text(body, max_tokens=60, min_tokens=20, overlap_tokens=0)[:2]
+    assert embed_text(derived, first, True) == first.text
+    assert embed_text(derived, second, True) == f"{derived.title}\n{second.text}"
+    given = Article(id="b", title="Wuhan floods", body=body, published=datetime(2021, 7, 20, tzinfo=timezone.utc))
+    assert embed_text(given, first, True) == f"Wuhan floods (2021-07-20)\n{first.text}"
+    dated = Article(id="c", title=derived.title, body=body, published=given.published)
+    assert embed_text(dated, first, True) == f"(2021-07-20)\n{first.text}"
+    assert embed_text(given, first, False) == first.text

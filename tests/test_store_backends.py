@@ -166,6 +166,64 @@ def test_embargo_future_hidden_past_visible(store):
     assert store.count(before) == 3
 
 
+@pytest.mark.parametrize("kind", ["edge", "server"])
+def test_an_embargo_arriving_later_is_honoured_at_once(kind, tmp_path):
+    """The embedded store skips the embargo clause while it holds no embargoed chunk: the
+    first embargoed article must switch it back on before any query can see it."""
+    s = _open(kind, tmp_path)
+    try:
+        s.upsert([make_point(*d[:6], None, *d[7:]) for d in DOCS if d[0] != "final"])
+        dense = {"a": [0, 0, 0, 1]}
+        assert "final" not in ids(s.query(dense, None, ALL, 10, 20)) and s.count(ALL) == 4
+        s.upsert([make_point(*d) for d in DOCS if d[0] == "final"])
+        assert "final" not in ids(s.query(dense, None, ALL, 10, 20))
+        assert "final" not in ids(s.phrase("championship final", ALL, 10))
+        assert s.count(ALL) == 4 and s.count(SearchFilter(now=datetime(3000, 1, 1, tzinfo=timezone.utc))) == 5
+        s.delete_article("final")
+        assert s.count(SearchFilter(now=datetime(3000, 1, 1, tzinfo=timezone.utc))) == 4
+    finally:
+        s.close()
+
+
+def test_a_rewritten_point_is_returned_as_rewritten(store):
+    """Edge keeps returned payloads in memory by point id: a write of that id must show at once."""
+    dense = {"a": [0, 1, 0, 0]}
+    assert store.query(dense, None, ALL, 1, 10)[0].payload["text"].startswith("The central bank")
+    changed = make_point(*DOCS[1])
+    changed.payload["text"] = "The central bank held rates"
+    store.upsert([changed])
+    hits = store.query(dense, None, ALL, 1, 10)
+    assert hits[0].payload["text"] == "The central bank held rates"
+    hits[0].payload["text"] = "mutated by a caller"
+    assert store.query_many([("a", dense["a"], ALL, 1)])[0][0].payload["text"] == "The central bank held rates"
+    store.delete_article("bank")
+    assert "bank" not in ids(store.query(dense, None, ALL, 5, 10))
+
+
+def test_payload_cache_is_bounded_and_keeps_no_read_that_spans_a_write():
+    from assistant.payload_cache import PayloadCache
+
+    cache = PayloadCache(entries=2)
+    calls = []
+
+    def fetch(keys):
+        calls.append(list(keys))
+        return [(k, {"v": k}) for k in keys if k != "gone"]
+
+    assert cache.payloads(["a", "b", "a", "gone"], fetch) == {"a": {"v": "a"}, "b": {"v": "b"}}
+    assert calls == [["a", "b", "gone"]]
+    assert cache.payloads(["a", "b"], fetch) and len(calls) == 1  # both held
+    cache.payloads(["c"], fetch)  # evicts the least recently used
+    assert cache.payloads(["a"], fetch) and calls[-1] == ["a"]
+
+    def fetch_during_a_write(keys):
+        cache.writing(["x"])
+        return [(k, {"v": "old"}) for k in keys]
+
+    assert cache.payloads(["x"], fetch_during_a_write) == {"x": {"v": "old"}}  # returned, not kept
+    assert cache.payloads(["x"], fetch) == {"x": {"v": "x"}}
+
+
 def test_delete_article_keep_hash_and_versions(store):
     old = [make_point(*DOCS[1], article="story", chash="v1", n=i) for i in range(2)]
     new = [make_point(*DOCS[2], article="story", chash="v2", n=10)]
@@ -187,6 +245,23 @@ def test_upsert_same_id_replaces(store):
     hits = store.query({"a": [0, 1, 0, 0]}, None, ALL, 1, 10)
     assert hits[0].payload["title"] == "Rewritten"
     assert hits[0].id == p.id
+
+
+def test_phrase_search_folds_accents_and_finds_unspaced_scripts(tmp_path):
+    s = _open("edge", tmp_path)
+    try:
+        texts = {"fr": ("Le café est fermé depuis lundi.", "fr"), "zh": ("北京时间昨天晚上，国务院发布了通知。", "zh"),
+                 "th": ("ข่าวการเมืองวันนี้", "th"), "tr": ("İstanbul'da toplantı yapıldı", "tr")}
+        s.upsert([make_point(k, text, lang, "ap", "2024-01-01T00:00:00Z", "default", None, [1, 0, 0, 0], [1, 0, 0])
+                  for k, (text, lang) in texts.items()])
+        assert ids(s.phrase("cafe est ferme", ALL, 10)) == ["fr"]
+        assert ids(s.phrase("CAFÉ EST", ALL, 10)) == ["fr"]
+        assert ids(s.phrase("est cafe", ALL, 10)) == []
+        assert ids(s.phrase("国务院发布", ALL, 10)) == ["zh"]
+        assert ids(s.phrase("การเมือง", ALL, 10)) == ["th"]
+        assert ids(s.phrase("istanbul'da", ALL, 10)) == ["tr"]
+    finally:
+        s.close()
 
 
 def test_phrase_search(store):
