@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from ingest.normalize import detect_language
 
 from .citations import content_tokens
-from .retrieve import CJK_CHAR, Passage
+from .retrieve import Passage
+from .unicode_ranges import CJK_CHAR
 from .settings import Settings
 
 _LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"

@@ -16,6 +16,7 @@ from ingest.chunking import sentences
 from .embed import Embedder
 from .retrieve import Passage
 from .sparse import tokenize
+from .unicode_ranges import CJK_CHAR
 
 CITE_RE = re.compile(r"\s*\[(\d{1,3})\]")
 _IMAGE_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -87,12 +88,11 @@ _STOPWORDS = frozenset(
     para se su sus lo al der die das und ist im den dem des ein eine mit von zu auf""".split()
 )
 _ENTITY_RE = re.compile(r"\d+(?:[.,]\d+)*|(?<=[\s(\"'«“])[A-ZÀ-ÖØ-Þ][\w'-]+")
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def content_tokens(text: str) -> set[str]:
     """Words that carry meaning: no function words, no single CJK characters."""
-    return {t for t in tokenize(text) if t not in _STOPWORDS and (len(t) > 1 if not _CJK_RE.match(t) else len(t) == 2)}
+    return {t for t in tokenize(text) if t not in _STOPWORDS and (len(t) > 1 if not CJK_CHAR.match(t) else len(t) == 2)}
 
 
 def novel_facts(claim: str, passages_text: str) -> list[str]:
@@ -101,7 +101,7 @@ def novel_facts(claim: str, passages_text: str) -> list[str]:
     Only checked when both are in the same kind of script: names and digits survive
     translation between Latin-script languages, not into Chinese.
     """
-    if bool(_CJK_RE.search(claim)) != bool(_CJK_RE.search(passages_text)):
+    if bool(CJK_CHAR.search(claim)) != bool(CJK_CHAR.search(passages_text)):
         return []
     haystack = " ".join(tokenize(passages_text))
     missing = []

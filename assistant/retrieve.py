@@ -16,6 +16,7 @@ from .embed import Embedder
 from .settings import Settings
 from .sparse import query_vector
 from .store import Hit, SearchFilter, Store
+from .unicode_ranges import CJK_CHAR
 
 
 RESULT_KEYS = ("article_id", "chunk_id", "title", "source", "url", "published", "lang", "text", "start", "end", "score",
@@ -373,9 +374,6 @@ def recency_boost(hits: list[Hit], weight: float, half_life_days: float) -> list
         for h, d in zip(hits, days)
     ]
     return sorted(boosted, key=lambda h: -h.score)
-
-
-CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 def shingles(text: str) -> set[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.article import Article, chunk_point_id
+from ingest.article import DERIVED_TITLE_CHARS, Article, chunk_point_id
 from ingest.chunking import Chunk
 
 from .store import iso
@@ -23,8 +23,12 @@ def embed_text(article: Article, chunk: Chunk, with_title: bool) -> str:
 
 
 def _opens_with(text: str, title: str) -> bool:
-    words = title.split()
-    return bool(words) and " ".join(text[: len(title) + 64].split()).startswith(" ".join(words))
+    """Does ``text`` open with ``title``'s words, whole (a title cut at the derived-title length
+    may end mid-word)? Spacing is ignored."""
+    head, words = " ".join(text[: len(title) + 64].split()), " ".join(title.split())
+    if not words or not head.startswith(words):
+        return False
+    return len(head) == len(words) or not head[len(words)].isalnum() or len(title) >= DERIVED_TITLE_CHARS
 
 
 def chunk_payload(article: Article, chunk: Chunk, n_chunks: int, content_hash: str) -> dict[str, Any]:

@@ -13,9 +13,9 @@ import zlib
 from collections import Counter
 from functools import lru_cache
 
-_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
-_CJK_RE = re.compile(rf"[{_CJK}]")
+from .unicode_ranges import CJK, CJK_CHAR
+
+_TOKEN_RE = re.compile(rf"[{CJK}]+|[^\W_{CJK}]+", re.UNICODE)
 
 K1 = 1.2
 B = 0.75
@@ -34,7 +34,7 @@ def tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     for match in _TOKEN_RE.finditer(unicodedata.normalize("NFKC", text)):
         run = match.group()
-        if _CJK_RE.match(run):
+        if CJK_CHAR.match(run):
             tokens.extend(run)
             tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
         else:
@@ -63,6 +63,12 @@ def document_vector(text: str) -> tuple[list[int], list[float]]:
     weights = Counter({t: tf * (K1 + 1) / (tf + norm) for t, tf in counts.items()})
     merged = _merge(weights)
     return list(merged), list(merged.values())
+
+
+def cache_clear() -> None:
+    """Forget the cached word folds and term ids (benchmarks start each round cold)."""
+    _fold.cache_clear()
+    _term_id.cache_clear()
 
 
 def query_vector(text: str) -> tuple[list[int], list[float]]:

@@ -6,12 +6,12 @@ remote: the embedded Qdrant Edge folder by default, a Qdrant server when
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator, Protocol
 
 from .settings import Settings
+from .unicode_ranges import UNSPACED_CHAR
 
 SPARSE_NAME = "bm25"
 # Payload fields with an index (what filters and facets use).
@@ -134,16 +134,11 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-# CJK, Hangul, Thai, Lao, Myanmar, Khmer: words not (or not always) set apart by spaces.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-                       r"\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
-
-
 def needs_substring(phrase: str) -> bool:
     """In scripts written without spaces the text index's words (whole runs, or a segmenter's
     cut) need not line up with the phrase's: those phrases are also looked up as raw
     substrings (a scan; phrase matching is indexed)."""
-    return bool(_UNSPACED.search(phrase))
+    return bool(UNSPACED_CHAR.search(phrase))
 
 
 def iso(dt: datetime) -> str:

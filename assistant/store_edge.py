@@ -4,8 +4,9 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import qdrant_edge as q
 
@@ -27,6 +28,7 @@ from .store import (
 )
 
 _PAGE = 512
+T = TypeVar("T")
 
 
 def build_filter(flt: SearchFilter, embargoes: bool = True) -> q.Filter | None:
@@ -72,14 +74,15 @@ class EdgeStore:
         self._lock_file.write(f"newsroom process {os.getpid()}")
         self._lock_file.flush()
         self.dims = dims
-        self.writes = 0  # counts writes: query-side caches (languages, embargo presence) see a change
-        self._embargo_checked_at, self._embargoes = -1, True
+        self.writes = 0  # counts writes: query-side caches (the archive's languages) see a change
+        self._embargoes, self._embargo_epoch = True, 0
         self.payload_cache = PayloadCache()
         try:
             if not (self.path / "edge_config.json").exists():
                 self._create()
             self.shard = q.EdgeShard.load(str(self.path))
             self._check_vectors()
+            self._count_embargoes()
         except BaseException:
             self.close()  # give the lock back: the store was never opened
             raise
@@ -131,24 +134,32 @@ class EdgeStore:
             )
         )
 
-    def _filter(self, flt: SearchFilter) -> q.Filter | None:
-        return build_filter(flt, embargoes=self._holds_embargoes())
+    def _count_embargoes(self) -> None:
+        holding = q.Filter(must_not=[q.IsEmptyCondition("embargo_until")])
+        self._embargoes = self.shard.count(q.CountRequest(filter=holding, exact=True)) > 0
 
-    def _holds_embargoes(self) -> bool:
-        """Does any stored chunk carry ``embargo_until``? Counted again after every write (the
-        count runs on the payload index); only this process writes to the folder."""
-        writes = self.writes
-        if self._embargo_checked_at != writes:
-            holding = q.Filter(must_not=[q.IsEmptyCondition("embargo_until")])
-            self._embargoes = self.shard.count(q.CountRequest(filter=holding, exact=True)) > 0
-            self._embargo_checked_at = writes
-        return self._embargoes
+    def _search(self, run: Callable[[bool], T]) -> T:
+        """``run(embargoes)`` for the searches every question makes: without the embargo clause
+        while no stored chunk carries ``embargo_until`` (the clause then matches every point but
+        costs a payload check per candidate), and again with it when an embargoed chunk was
+        announced meanwhile (``upsert`` announces one before writing it). Counted when the store
+        opens; once an embargo was seen the clause stays, even after its chunks are deleted."""
+        seen = self._embargo_epoch
+        if self._embargoes:
+            return run(True)
+        result = run(False)
+        if self._embargo_epoch != seen:
+            result = run(True)
+        return result
 
     def upsert(self, points: list[ChunkPoint]) -> None:
         if not points:
             return
+        if not self._embargoes and any(p.payload.get("embargo_until") for p in points):
+            self._embargoes = True  # before the epoch: a search that saw no embargo sees the epoch move
+            self._embargo_epoch += 1
         self.writes += 1  # lets query-side caches see a change
-        ids = [str(p.id) for p in points]
+        ids = [_key(p.id) for p in points]
         self.payload_cache.writing(ids)
         self.shard.update(
             q.UpdateOperation.upsert_points(
@@ -183,39 +194,47 @@ class EdgeStore:
         return out
 
     def query(self, dense, sparse, flt, limit, candidates, weights=None, with_vectors=False) -> list[Hit]:
-        f = self._filter(flt)
         legs: list[tuple[str, Any]] = [(name, q.Query.Nearest(list(vec), using=name)) for name, vec in dense.items()]
         if sparse and sparse[0]:
             legs.append((SPARSE_NAME, q.Query.Nearest(q.SparseVector(indices=sparse[0], values=sparse[1]), using=SPARSE_NAME)))
         if not legs:
             return []
-        if len(legs) == 1:
-            request = q.QueryRequest(limit=limit, query=legs[0][1], filter=f, with_payload=False, with_vector=with_vectors)
-        else:
-            w = [float((weights or {}).get(name, 1.0)) for name, _ in legs]
-            request = q.QueryRequest(
-                limit=limit,
-                prefetches=[q.Prefetch(limit=candidates, query=leg, filter=f) for _, leg in legs],
-                query=q.Fusion.Rrf(k=60, weights=w),
-                filter=f,
-                with_payload=False,
-                with_vector=with_vectors,
-            )
-        return self._hits([(str(p.id), p) for p in self.shard.query(request)])
+        w = [float((weights or {}).get(name, 1.0)) for name, _ in legs]
+
+        def run(embargoes: bool) -> list[Any]:
+            f = build_filter(flt, embargoes)
+            if len(legs) == 1:
+                request = q.QueryRequest(limit=limit, query=legs[0][1], filter=f, with_payload=False,
+                                         with_vector=with_vectors)
+            else:
+                request = q.QueryRequest(
+                    limit=limit,
+                    prefetches=[q.Prefetch(limit=candidates, query=leg, filter=f) for _, leg in legs],
+                    query=q.Fusion.Rrf(k=60, weights=w),
+                    filter=f,
+                    with_payload=False,
+                    with_vector=with_vectors,
+                )
+            return self.shard.query(request)
+
+        return self._hits([(str(p.id), p) for p in self._search(run)])
 
     def query_many(self, requests: list[tuple[str, list[float], SearchFilter, int]]) -> list[list[Hit]]:
-        batch = [
-            q.QueryRequest(limit=limit, query=q.Query.Nearest(list(vec), using=name), filter=self._filter(flt),
-                           with_payload=False, with_vector=True)
-            for name, vec, flt, limit in requests
-        ]
-        results = [[(str(p.id), p) for p in points] for points in self.shard.query_batch(q.QueryBatchRequest(batch))]
+        def run(embargoes: bool) -> list[list[Any]]:
+            batch = [
+                q.QueryRequest(limit=limit, query=q.Query.Nearest(list(vec), using=name),
+                               filter=build_filter(flt, embargoes), with_payload=False, with_vector=True)
+                for name, vec, flt, limit in requests
+            ]
+            return self.shard.query_batch(q.QueryBatchRequest(batch))
+
+        results = [[(str(p.id), p) for p in points] for points in self._search(run)]
         payloads = self._payloads([key for points in results for key, _ in points])
         return [self._hits(points, payloads) for points in results]
 
     def _hits(self, points: list[tuple[str, Any]], payloads: dict[str, dict[str, Any]] | None = None) -> list[Hit]:
-        """(id, scored point) pairs as hits with payloads from the cache; a point deleted
-        meanwhile is left out."""
+        """(id, scored point) pairs as hits with payloads from the cache (or the store); a point
+        deleted between the search and the payload fetch is left out."""
         if payloads is None:
             payloads = self._payloads([key for key, _ in points])
         return [Hit(key, float(p.score), payloads[key], _dense(p.vector)) for key, p in points if key in payloads]
@@ -228,7 +247,7 @@ class EdgeStore:
         return self.payload_cache.payloads(ids, fetch)
 
     def sample_vectors(self, flt: SearchFilter, limit: int) -> list[dict[str, list[float]]]:
-        records, _ = self.shard.scroll(q.ScrollRequest(limit=limit, filter=self._filter(flt), with_vector=True))
+        records, _ = self.shard.scroll(q.ScrollRequest(limit=limit, filter=build_filter(flt), with_vector=True))
         return [v for r in records if (v := _dense(r.vector))]
 
     def phrase(self, phrase: str, flt: SearchFilter, limit: int) -> list[Hit]:
@@ -238,8 +257,7 @@ class EdgeStore:
         if needs_substring(phrase):
             should.append(q.FieldCondition(TEXT_FIELD, match=q.MatchSubstring(phrase)))
         words = q.Filter(should=should)
-        base = self._filter(flt)
-        f = q.Filter(must=[*((base.must or []) if base else []), words])
+        f = q.Filter(must=[*(build_filter(flt).must or []), words])
         hits: list[Hit] = []
         offset = None
         while len(hits) < limit:
@@ -263,13 +281,13 @@ class EdgeStore:
                 return
 
     def scroll(self, flt: SearchFilter, fields: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        return self._scroll(self._filter(flt), fields)
+        return self._scroll(build_filter(flt), fields)
 
     def count(self, flt: SearchFilter) -> int:
-        return int(self.shard.count(q.CountRequest(filter=self._filter(flt), exact=True)))
+        return int(self.shard.count(q.CountRequest(filter=build_filter(flt), exact=True)))
 
     def facet(self, key: str, flt: SearchFilter, limit: int = 100) -> dict[str, int]:
-        resp = self.shard.facet(q.FacetRequest(key, limit=limit, exact=True, filter=self._filter(flt)))
+        resp = self.shard.facet(q.FacetRequest(key, limit=limit, exact=True, filter=build_filter(flt)))
         return {str(h.value): int(h.count) for h in resp.hits}
 
     def flush(self) -> None:
@@ -283,6 +301,13 @@ class EdgeStore:
         if not self._lock_file.closed:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
+
+
+def _key(point_id: Any) -> str:
+    """A point id as Edge gives it back (a UUID's canonical text, or digits): the cache's key."""
+    if isinstance(point_id, int) or str(point_id).isdigit():
+        return str(int(point_id))
+    return str(uuid.UUID(str(point_id)))
 
 
 def _dense(vector: Any) -> dict[str, list[float]] | None:

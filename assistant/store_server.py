@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any, Callable, Iterator, TypeVar
 
+import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
 
@@ -82,7 +83,7 @@ def _one_line(exc: Exception) -> str:
 
 
 def _vectors(p: ChunkPoint) -> dict[str, Any]:
-    vectors: dict[str, Any] = {name: [float(x) for x in vec] for name, vec in p.dense.items()}
+    vectors: dict[str, Any] = {name: np.asarray(vec, dtype=float).tolist() for name, vec in p.dense.items()}
     if p.sparse and len(p.sparse[0]):
         vectors[SPARSE_NAME] = m.SparseVector(indices=list(p.sparse[0]), values=list(p.sparse[1]))
     return vectors

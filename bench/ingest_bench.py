@@ -33,9 +33,9 @@ import shutil
 import statistics
 import sys
 import tempfile
-from dataclasses import replace
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -44,6 +44,7 @@ from assistant.embed import Embedder  # noqa: E402
 from assistant.schema import embed_text  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import Settings, load_settings  # noqa: E402
+from assistant.sparse import cache_clear as sparse_cache_clear  # noqa: E402
 from ingest.chunking import chunk_text  # noqa: E402
 from ingest.pipeline import BATCH_ARTICLES, IngestReport, iter_articles  # noqa: E402
 
@@ -262,6 +263,7 @@ def run(n: int, embedder_name: str, work: Path, queries_n: int, rounds: int = 5)
             settings = replace(settings, data_dir=work / f"ours-{r}")
             assistant = Assistant(settings)
             assistant._embedders = embedders  # the model stays loaded, as it does on LangChain's side
+        sparse_cache_clear()  # every round of ours starts with BM25's word caches empty, as the first did
         with PeakRSS() as rss, Timer() as t:
             first = assistant.ingest([archive])
         assert first.ingested == n and not first.failed, first.to_dict()

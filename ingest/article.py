@@ -10,6 +10,7 @@ from datetime import datetime
 # every article is re-embedded on the next ingest.
 PIPELINE_VERSION = "2"  # 2: a title the chunk opens with is not embedded twice
 
+DERIVED_TITLE_CHARS = 120
 _NAMESPACE = uuid.UUID("6f1c1b6e-4d8a-4c47-9a59-3f3e1c0b7a21")
 
 
@@ -48,6 +49,11 @@ class Article:
             self.embargo_until.isoformat() if self.embargo_until else "",
         ]
         return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+
+
+def derived_title(body: str) -> str:
+    """The title of an article that came without one: its first line, cut at DERIVED_TITLE_CHARS."""
+    return body.split("\n", 1)[0][:DERIVED_TITLE_CHARS]
 
 
 def derived_article_id(*parts: str) -> str:

@@ -13,17 +13,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from assistant.unicode_ranges import CJK
+
 # One token per CJK/kana/hangul character, one per word or number elsewhere (a run
 # of more than MAX_WORD_CHARS letters, as in Thai or a base64 blob, counts one token
 # per MAX_WORD_CHARS so that no "word" can make a chunk unbounded), one per other
 # symbol: close to what multilingual subword tokenizers count.
 MAX_WORD_CHARS = 24
-_TOKEN_RE = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
-    r"|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]{1,%d}"
-    r"|[^\w\s]" % MAX_WORD_CHARS,
-    re.UNICODE,
-)
+_TOKEN_RE = re.compile(rf"[{CJK}]|[^\W{CJK}]{{1,{MAX_WORD_CHARS}}}|[^\w\s]", re.UNICODE)
 # A sentence ends after terminal punctuation (plus closing quotes/brackets) that is
 # followed by whitespace, or directly after a full-width terminator. The run of marks
 # is matched from its first mark only and possessively: no quadratic backtracking.

@@ -45,9 +45,10 @@ BATCH_ARTICLES = 32
 # The write-ahead log makes every write survive kill -9; a flush (segments to disk, the
 # log truncated) costs a few hundred ms, so it runs at the end and at most this often.
 FLUSH_EVERY_S = 60.0
-# How often Python hands the GIL between threads while an ingest runs (its default is 5 ms).
-# The encoder's thread needs the GIL between matrix products; with the default it waits up
-# to 5 ms each time the reader or writer thread holds it (measured: 0.5 s of a 10 s ingest).
+# How often Python hands the GIL between threads while an ingest runs (its default is 5 ms;
+# the setting is process-wide, so the app's request threads get it too meanwhile). The
+# encoder's thread needs the GIL between matrix products; with the default it waits up to
+# 5 ms each time the reader or writer thread holds it (measured: 0.5 s of a 10 s ingest).
 GIL_HANDOFF_S = 0.001
 
 
@@ -242,7 +243,7 @@ def _plan(batch: list[Prepared], store: Store, report: IngestReport,
 
 _handoff_lock = threading.Lock()
 _handoff_users = 0
-_handoff_default = sys.getswitchinterval()
+_handoff_default = 0.005  # what the interval was when the first running ingest began
 
 
 @contextmanager

@@ -76,3 +76,13 @@ def test_embedded_text_carries_the_title_once():
     dated = Article(id="c", title=derived.title, body=body, published=given.published)
     assert embed_text(dated, first, True) == f"(2021-07-20)\n{first.text}"
     assert embed_text(given, first, False) == first.text
+
+
+def test_a_title_that_is_only_the_start_of_a_word_is_kept():
+    from assistant.schema import embed_text
+    from ingest.article import Article
+
+    body = "Banking regulators met on Monday. " * 30
+    first = chunk_text(body, max_tokens=60, min_tokens=20, overlap_tokens=0)[0]
+    assert embed_text(Article(id="a", title="Bank", body=body), first, True) == f"Bank\n{first.text}"
+    assert embed_text(Article(id="b", title="Banking regulators", body=body), first, True) == first.text

@@ -166,21 +166,67 @@ def test_embargo_future_hidden_past_visible(store):
     assert store.count(before) == 3
 
 
+UNEMBARGOED = [make_point(*d[:6], None, *d[7:]) for d in DOCS if d[0] != "final"]
+EMBARGOED = [make_point(*d) for d in DOCS if d[0] == "final"]  # until 2999
+
+
 @pytest.mark.parametrize("kind", ["edge", "server"])
 def test_an_embargo_arriving_later_is_honoured_at_once(kind, tmp_path):
-    """The embedded store skips the embargo clause while it holds no embargoed chunk: the
-    first embargoed article must switch it back on before any query can see it."""
+    """The embedded store searches without the embargo clause while it holds no embargoed
+    chunk: the first embargoed article must switch it back on before any search can see it."""
     s = _open(kind, tmp_path)
     try:
-        s.upsert([make_point(*d[:6], None, *d[7:]) for d in DOCS if d[0] != "final"])
-        dense = {"a": [0, 0, 0, 1]}
-        assert "final" not in ids(s.query(dense, None, ALL, 10, 20)) and s.count(ALL) == 4
-        s.upsert([make_point(*d) for d in DOCS if d[0] == "final"])
+        s.upsert(UNEMBARGOED)
+        dense = {"a": [0, 0, 0.2, 1]}  # nearest to "final", then "election"
+        assert ids(s.query(dense, None, ALL, 1, 20)) == ["election"]
+        s.upsert(EMBARGOED)
         assert "final" not in ids(s.query(dense, None, ALL, 10, 20))
+        assert "final" not in ids(s.query_many([("a", dense["a"], ALL, 10)])[0])
         assert "final" not in ids(s.phrase("championship final", ALL, 10))
-        assert s.count(ALL) == 4 and s.count(SearchFilter(now=datetime(3000, 1, 1, tzinfo=timezone.utc))) == 5
+        assert "final" not in [p["article_id"] for p in s.scroll(ALL, ["article_id"])]
+        assert s.count(ALL) == 4 and s.facet("collection", ALL).get("sport") is None
+        assert s.count(SearchFilter(now=datetime(3000, 1, 1, tzinfo=timezone.utc))) == 5
+    finally:
+        s.close()
+    if kind == "edge":  # and when the store is opened again
+        s = _open(kind, tmp_path)
+        try:
+            assert "final" not in ids(s.query(dense, None, ALL, 10, 20))
+        finally:
+            s.close()
+
+
+def test_an_embargo_written_during_a_search_is_not_returned(tmp_path):
+    """A search that began when no chunk was embargoed, while the first embargoed one is being
+    written, must not return it: the write announces the embargo and the search runs again."""
+    s = _open("edge", tmp_path)
+    s.upsert(UNEMBARGOED)
+    real = s.shard
+
+    class WriteDuringSearch:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def query(self, request):
+            s.shard = real  # once
+            s.upsert(EMBARGOED)
+            return real.query(request)
+
+        def query_batch(self, batch):
+            s.shard = real
+            s.upsert(EMBARGOED)
+            return real.query_batch(batch)
+
+    dense = {"a": [0, 0, 0, 1]}
+    try:
+        s.shard = WriteDuringSearch()
+        assert "final" not in ids(s.query(dense, None, ALL, 10, 20))
         s.delete_article("final")
-        assert s.count(SearchFilter(now=datetime(3000, 1, 1, tzinfo=timezone.utc))) == 4
+        s.close()
+        s = _open("edge", tmp_path)  # no embargo stored: the store searches without the clause again
+        real = s.shard
+        s.shard = WriteDuringSearch()
+        assert "final" not in ids(s.query_many([("a", dense["a"], ALL, 10)])[0])
     finally:
         s.close()
 
@@ -196,8 +242,6 @@ def test_a_rewritten_point_is_returned_as_rewritten(store):
     assert hits[0].payload["text"] == "The central bank held rates"
     hits[0].payload["text"] = "mutated by a caller"
     assert store.query_many([("a", dense["a"], ALL, 1)])[0][0].payload["text"] == "The central bank held rates"
-    store.delete_article("bank")
-    assert "bank" not in ids(store.query(dense, None, ALL, 5, 10))
 
 
 def test_payload_cache_is_bounded_and_keeps_no_read_that_spans_a_write():

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..article import Article, derived_article_id
+from ..article import Article, derived_article_id, derived_title
 from ..normalize import MetadataError, clean_text, detect_language, normalize_lang, parse_datetime
 from .base import display_path, ReaderError, ReadFailure, ReadResult, decode_bytes
 
@@ -115,7 +115,7 @@ def article_from_record(row: dict[str, Any], where: str, source_path: str, fallb
     extra = {k: str(v) for k, v in row.items() if isinstance(v, (str, int, float)) and not any(k in names for names in FIELDS.values())}
     return Article(
         id=str(raw_id) if raw_id is not None else fallback_id,
-        title=title or body.split("\n", 1)[0][:120],
+        title=title or derived_title(body),
         body=body,
         url=_text(row, "url"),
         published=_date(row, "published"),

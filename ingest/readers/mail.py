@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Iterator
 
-from ..article import Article, derived_article_id
+from ..article import Article, derived_article_id, derived_title
 from ..normalize import MetadataError, clean_text, detect_language, parse_datetime
 from .base import ReaderError, ReadFailure, ReadResult, decode_bytes, display_path
 
@@ -85,7 +85,7 @@ def message_articles(msg: EmailMessage, where: str, fallback_key: str) -> Iterat
             extra["attachments"] = ", ".join(attached)
         yield Article(
             id=article_id,
-            title=subject or body.split("\n", 1)[0][:120],
+            title=subject or derived_title(body),
             body=body,
             published=published,
             source=source,

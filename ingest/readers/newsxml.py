@@ -12,7 +12,7 @@ from typing import Iterator
 import lxml.etree
 import lxml.html
 
-from ..article import Article, derived_article_id
+from ..article import Article, derived_article_id, derived_title
 from ..normalize import MetadataError, clean_text, detect_language, normalize_lang, parse_datetime
 from .base import display_path, ReaderError, ReadFailure, ReadResult
 from .xmlsafe import child, children, descendants, local, parse_xml, text_of
@@ -107,7 +107,7 @@ def nitf_article(root: ET.Element, where: str, source_path: str, fallback_id: st
         extra["expires"] = embargo.get("norm", "")
     return Article(
         id=doc_id or fallback_id,
-        title=clean_text(" ".join(title.split())) or text.split("\n", 1)[0][:120],
+        title=clean_text(" ".join(title.split())) or derived_title(text),
         body=text,
         url=inherited.get("url", ""),
         published=published,
@@ -192,7 +192,7 @@ def _g2_item(item: ET.Element, where: str, source_path: str, fallback_id: str) -
         extra["keywords"] = ", ".join(keywords)
     return Article(
         id=guid or fallback_id,
-        title=clean_text(" ".join(headline.split())) or text.split("\n", 1)[0][:120],
+        title=clean_text(" ".join(headline.split())) or derived_title(text),
         body=text,
         url=url,
         published=published,
@@ -257,7 +257,7 @@ def _feed_item(item: ET.Element, atom: bool, channel: dict, where: str, source_p
     title = clean_text(" ".join(title.split()))
     return Article(
         id=guid or link or fallback_id,
-        title=title or body.split("\n", 1)[0][:120],
+        title=title or derived_title(body),
         body=body,
         url=link.strip(),
         published=published,
