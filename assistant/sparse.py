@@ -13,6 +13,8 @@ import zlib
 from collections import Counter
 from functools import lru_cache
 
+import numpy as np
+
 from .unicode_ranges import CJK, CJK_CHAR
 
 _TOKEN_RE = re.compile(rf"[{CJK}]+|[^\W_{CJK}]+", re.UNICODE)
@@ -60,8 +62,12 @@ def document_vector(text: str) -> tuple[list[int], list[float]]:
     tokens = tokenize(text)
     counts = Counter(tokens)
     norm = K1 * (1 - B + B * len(tokens) / AVG_DOC_TOKENS)
-    weights = Counter({t: tf * (K1 + 1) / (tf + norm) for t, tf in counts.items()})
-    merged = _merge(weights)
+    ids = list(map(_term_id, counts))
+    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    weights = (tf * (K1 + 1) / (tf + norm)).tolist()  # the same doubles as term by term in Python
+    if len(set(ids)) == len(ids):
+        return ids, weights
+    merged = _merge(Counter(dict(zip(counts, weights))))  # two words share a hash: their weights add
     return list(merged), list(merged.values())
 
 

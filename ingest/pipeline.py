@@ -23,6 +23,7 @@ import time
 from collections import ChainMap, deque
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, MutableMapping
 
@@ -50,6 +51,8 @@ FLUSH_EVERY_S = 60.0
 # encoder's thread needs the GIL between matrix products; with the default it waits up to
 # 5 ms each time the reader or writer thread holds it (measured: 0.5 s of a 10 s ingest).
 GIL_HANDOFF_S = 0.001
+# Every stored point, embargoed or not, in any collection.
+EVERYTHING = SearchFilter(now=datetime.max.replace(tzinfo=timezone.utc))
 
 
 @dataclass
@@ -215,15 +218,22 @@ class _Planned:
     vectors: dict[str, np.ndarray]
 
 
-def _plan(batch: list[Prepared], store: Store, report: IngestReport,
-          written: MutableMapping[str, str]) -> list[tuple[Article, str, list[Chunk], bool]]:
+def _plan(batch: list[Prepared], store: Store, report: IngestReport, written: MutableMapping[str, str],
+          planned_ids: set[str] | None = None) -> list[tuple[Article, str, list[Chunk], bool]]:
     """Which articles of a batch need writing; counts the rest as unchanged.
 
     ``written`` holds the ids this run already queued for writing (with their hash): the
     store may not show them yet when the writer thread is a batch behind.
+
+    ``planned_ids``, when given, says the store held no point when this run began and holds
+    every id this run planned before this batch: only those can be stored, so only those are
+    looked up (a first ingest then makes no lookups: each one waits for the writer's GIL).
     """
     by_id = {item[0].id: item for item in batch}  # the same id twice in one batch: the last one read wins
-    versions = store.article_versions(list(by_id))
+    lookup = list(by_id) if planned_ids is None else [i for i in by_id if i in planned_ids]
+    versions = store.article_versions(lookup) if lookup else {}
+    if planned_ids is not None:
+        planned_ids.update(by_id)
     todo = []
     for article, digest, chunks in by_id.values():
         stored = {written[article.id]: len(chunks)} if written.get(article.id) == digest else versions.get(article.id, {})
@@ -328,9 +338,11 @@ def write_articles(
     report: IngestReport,
     written: MutableMapping[str, str] | None = None,
     writer: _Writer | None = None,
+    planned_ids: set[str] | None = None,
 ) -> None:
-    """Store one batch of prepared articles, skipping those already stored as they are."""
-    todo = _plan(batch, store, report, {} if written is None else written)
+    """Store one batch of prepared articles, skipping those already stored as they are
+    (``planned_ids``: see ``_plan``)."""
+    todo = _plan(batch, store, report, {} if written is None else written, planned_ids)
     if not todo:
         return
     texts = [embed_text(a, c, settings.embed_title) for a, _, chunks, _ in todo for c in chunks]
@@ -407,12 +419,15 @@ def ingest(
     # What the last batches queued: the writer may not have stored it yet (a bounded window,
     # it is at most two batches behind).
     recent: deque[dict[str, str]] = deque(maxlen=4)
+    # Into an empty embedded store (a first import) only ids this run already planned can be
+    # stored. A server may have other writers, so there every id is looked up.
+    planned_ids: set[str] | None = set() if settings.embedded and store.count(EVERYTHING) == 0 else None
     batches = _Prefetch((prepare(b, settings) for b in _batched(articles, BATCH_ARTICLES)), articles)
     with _prompt_gil_handoffs():
         try:
             for batch in batches:
                 recent.appendleft({})
-                write_articles(batch, store, embedders, settings, report, ChainMap(*recent), writer)
+                write_articles(batch, store, embedders, settings, report, ChainMap(*recent), writer, planned_ids)
                 report.elapsed = time.perf_counter() - started
                 if report.elapsed - (last_flush - started) >= FLUSH_EVERY_S:
                     writer.close()

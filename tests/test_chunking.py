@@ -86,3 +86,18 @@ def test_a_title_that_is_only_the_start_of_a_word_is_kept():
     first = chunk_text(body, max_tokens=60, min_tokens=20, overlap_tokens=0)[0]
     assert embed_text(Article(id="a", title="Bank", body=body), first, True) == f"Bank\n{first.text}"
     assert embed_text(Article(id="b", title="Banking regulators", body=body), first, True) == first.text
+
+
+def test_bm25_weights_of_words_sharing_a_hash_add_up(monkeypatch):
+    from assistant import sparse
+
+    ids, weights = sparse.document_vector("harbour budget harbour tax")
+    alone = dict(zip(ids, weights))
+    assert len(ids) == 3 and alone[sparse._term_id("harbour")] > alone[sparse._term_id("tax")]
+    real = sparse._term_id
+    monkeypatch.setattr(sparse, "_term_id", lambda t: real("budget") if t == "tax" else real(t))
+    ids, weights = sparse.document_vector("harbour budget harbour tax")
+    merged = dict(zip(ids, weights))
+    assert len(ids) == 2
+    assert merged[real("budget")] == alone[real("budget")] + alone[real("tax")]
+    assert merged[real("harbour")] == alone[real("harbour")]

@@ -60,17 +60,20 @@ def test_two_workers_give_the_same_store_and_report_as_one(assistant_factory, tm
     assert again.unchanged == r1.ingested and again.ingested == again.updated == 0
 
 
-def test_an_id_repeated_in_a_later_batch_leaves_one_version(assistant_factory, tmp_path):
-    """The writer thread may be a batch behind: a repeated id must still replace, not duplicate."""
+@pytest.mark.parametrize("batches_later", [1, 6])
+def test_an_id_repeated_in_a_later_batch_leaves_one_version(assistant_factory, tmp_path, batches_later):
+    """The writer thread may be a batch behind: a repeated id must still replace, not duplicate;
+    and far later (past the window of queued batches) in a first import, which looks up only ids
+    it has already planned."""
     from assistant.store import SearchFilter
     from ingest.pipeline import BATCH_ARTICLES
 
-    rows = [{"id": f"n{i}", "title": f"Note {i}", "body": f"Short note number {i} about the harbour."}
-            for i in range(BATCH_ARTICLES + 8)]
+    n = BATCH_ARTICLES * batches_later + 8
+    rows = [{"id": f"n{i}", "title": f"Note {i}", "body": f"Short note number {i} about the harbour."} for i in range(n)]
     rows.append({"id": "n1", "title": "Note 1", "body": "The corrected note about the harbour budget."})
     a = assistant_factory()
     report = a.ingest([write_jsonl(tmp_path / "notes.jsonl", rows)])
-    assert (report.ingested, report.updated) == (BATCH_ARTICLES + 8, 1)
+    assert (report.ingested, report.updated) == (n, 1)
     stored = [p for p in a.store.scroll(SearchFilter(), ["article_id", "text"]) if p["article_id"] == "n1"]
     assert [p["text"] for p in stored] == ["The corrected note about the harbour budget."]
 
