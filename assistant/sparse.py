@@ -33,9 +33,12 @@ def _fold(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", text)
+    runs = _TOKEN_RE.findall(text)
+    if not CJK_CHAR.search(text):
+        return list(map(_fold, runs))  # no CJK run: no Python loop per word
     tokens: list[str] = []
-    for match in _TOKEN_RE.finditer(unicodedata.normalize("NFKC", text)):
-        run = match.group()
+    for run in runs:
         if CJK_CHAR.match(run):
             tokens.extend(run)
             tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
