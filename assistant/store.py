@@ -60,10 +60,11 @@ class VisibleAt:
 NO_MATCH = "\x00none"  # a value no payload holds: how an empty grant matches nothing
 
 
-def filter_conditions(flt: SearchFilter) -> list[AnyOf | Between | VisibleAt]:
+def filter_conditions(flt: SearchFilter, embargoes: bool = True) -> list[AnyOf | Between | VisibleAt]:
     """What a query may see, as backend-neutral conditions that must all hold.
 
     Every backend translates exactly this list, so access and embargo rules live here once.
+    ``embargoes=False``: the store holds no embargoed chunk, so no embargo condition.
     """
     conds: list[AnyOf | Between | VisibleAt] = []
     for key, values in (("lang", flt.langs), ("source", flt.sources), ("article_id", flt.article_ids)):
@@ -73,7 +74,8 @@ def filter_conditions(flt: SearchFilter) -> list[AnyOf | Between | VisibleAt]:
         conds.append(AnyOf("collection", tuple(flt.collections) or (NO_MATCH,)))
     if flt.since or flt.until:
         conds.append(Between("published", iso(flt.since) if flt.since else None, iso(flt.until) if flt.until else None))
-    conds.append(VisibleAt(iso(flt.now)))
+    if embargoes:
+        conds.append(VisibleAt(iso(flt.now)))
     return conds
 
 

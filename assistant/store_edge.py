@@ -22,7 +22,6 @@ from .store import (
     ChunkPoint,
     Hit,
     SearchFilter,
-    VisibleAt,
     filter_conditions,
     needs_substring,
 )
@@ -37,9 +36,7 @@ def build_filter(flt: SearchFilter, embargoes: bool = True) -> q.Filter | None:
     ``embargoes=False`` (the store holds no embargoed chunk) leaves out the embargo clause,
     which then matches every point but still costs a payload check per candidate."""
     must: list[Any] = []
-    for c in filter_conditions(flt):
-        if isinstance(c, VisibleAt) and not embargoes:
-            continue
+    for c in filter_conditions(flt, embargoes):
         if isinstance(c, AnyOf):
             must.append(q.FieldCondition(c.key, match=q.MatchAny(list(c.values))))
         elif isinstance(c, Between):
