@@ -49,12 +49,9 @@ class PayloadCache:
             found.update(fetched)
         return {i: dict(p) for i, p in found.items()}
 
-    def writing(self, ids: Iterable[str] | None = None) -> None:
-        """Call before and after a write: drops ``ids`` (all when None) and turns away reads in flight."""
+    def writing(self, ids: Iterable[str]) -> None:
+        """Call before and after a write of ``ids``: drops them and turns away reads in flight."""
         with self._lock:
             self._generation += 1
-            if ids is None:
-                self._items.clear()
-            else:
-                for i in ids:
-                    self._items.pop(i, None)
+            for i in ids:
+                self._items.pop(i, None)

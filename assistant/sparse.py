@@ -12,6 +12,7 @@ import unicodedata
 import zlib
 from collections import Counter
 from functools import lru_cache
+from typing import Mapping
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def _term_id(token: str) -> int:
     return zlib.crc32(token.encode("utf-8")) & 0x7FFFFFFF
 
 
-def _merge(counts: Counter[str]) -> dict[int, float]:
+def _merge(counts: Mapping[str, float]) -> dict[int, float]:
     merged: dict[int, float] = {}
     for token, value in counts.items():
         tid = _term_id(token)
@@ -70,7 +71,7 @@ def document_vector(text: str) -> tuple[list[int], list[float]]:
     weights = (tf * (K1 + 1) / (tf + norm)).tolist()  # the same doubles as term by term in Python
     if len(set(ids)) == len(ids):
         return ids, weights
-    merged = _merge(Counter(dict(zip(counts, weights))))  # two words share a hash: their weights add
+    merged = _merge(dict(zip(counts, weights)))  # two words share a hash: their weights add
     return list(merged), list(merged.values())
 
 
@@ -82,5 +83,5 @@ def cache_clear() -> None:
 
 def query_vector(text: str) -> tuple[list[int], list[float]]:
     """Each distinct query term once; Qdrant applies IDF."""
-    merged = _merge(Counter(dict.fromkeys(tokenize(text), 1.0)))
+    merged = _merge(dict.fromkeys(tokenize(text), 1.0))
     return list(merged), list(merged.values())
