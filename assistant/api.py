@@ -357,6 +357,7 @@ def serve(settings: Settings) -> None:
 
     app, assistant = create_server(settings)
     assistant.store  # open the store now: a held store fails here with a clear message, not on first question
+    assistant.start_parsers()  # in the background: the first upload then waits for no parser process to boot
     print(f"newsroom: serving on http://{settings.host}:{settings.port}  (mode: {assistant.mode})", flush=True)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="remove stored articles whose files under PATHS are gone")
     p.add_argument("--via", metavar="URL", help="send the files to the running app at URL (e.g. http://127.0.0.1:7860)")
     p.add_argument("--collection", help="put the articles in this collection (instead of their own)")
-    p.add_argument("--workers", type=int, default=None, help="parser processes (NEWSROOM_INGEST_WORKERS; 0 or 1: none)")
+    p.add_argument("--workers", type=int, default=None, help="parser processes (NEWSROOM_INGEST_WORKERS; 0: parse in this process)")
 
     p = sub.add_parser("search", help="find passages")
     p.add_argument("query")

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 
 from ingest.normalize import MetadataError, parse_datetime
 from ingest.pipeline import IngestReport, ingest
+from ingest.workers import ParserPool
 
 from . import library, prompts
 from .answer import Answer, ScoredSentence, extractive_answer, format_sources, llm_answer, score_sentences
@@ -56,6 +57,8 @@ class Assistant:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._embedders: list[Embedder] | None = None
+        # Parser processes, started by the first ingest of two files or more and kept for the next.
+        self._parsers = ParserPool(settings.ingest_workers, settings) if settings.ingest_workers > 0 else None
         self._store: Store | None = None
         self._lock = threading.RLock()  # opening/closing the store; queries
         self._ingest_lock = threading.Lock()  # one ingest at a time; queries go on beside it
@@ -77,6 +80,8 @@ class Assistant:
 
     def close(self) -> None:
         with self._lock:
+            if self._parsers is not None:
+                self._parsers.close()
             if self._store is not None:
                 self._store.close()
                 self._store = None
@@ -98,7 +103,12 @@ class Assistant:
         store = self.store
         with self._ingest_lock:
             return ingest(paths, store, self.embedders, self.settings, progress, prune=prune, names=names,
-                          collection=collection)
+                          collection=collection, pool=self._parsers)
+
+    def start_parsers(self) -> ParserPool | None:
+        """Start the parser processes now, not at the first ingest of two files or more (the app
+        does, so an upload waits for none to boot). None with no workers configured."""
+        return self._parsers.start() if self._parsers else None
 
     # -- search ----------------------------------------------------------------
     def _check_query(self, text: str, what: str) -> str:

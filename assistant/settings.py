@@ -73,7 +73,8 @@ class Settings:
     max_file_mb: float = 200.0
     field_map: str = ""  # CSV/JSONL export columns: 'title=Headline,body=Story Text'
     default_timezone: str = "UTC"
-    # Parser processes (0 or 1: parse in the ingesting process); the encoder uses the other cores.
+    # Parser processes, at low priority (0: parse in the ingesting process, where parsing, BM25 and
+    # tokenizing hold the GIL the encoder's thread needs); see ingest/workers.py.
     ingest_workers: int = field(default_factory=lambda: max(1, min(8, (os.cpu_count() or 1) // 2)))
     # `newsroom ingest --via URL`: HTTP Basic credentials for a running app that requires a login.
     api_user: str = ""

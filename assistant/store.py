@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 from .settings import Settings
 from .unicode_ranges import UNSPACED_CHAR
@@ -105,6 +105,9 @@ class Store(Protocol):
     def article_versions(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
         """For each article id: {content_hash: stored chunk count}."""
 
+    def source_versions(self, source_path: str) -> dict[str, dict[str, int]]:
+        """``article_versions`` of the articles stored with this ``source_path``."""
+
     def query(
         self,
         dense: dict[str, list[float]],
@@ -134,6 +137,15 @@ class Store(Protocol):
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+def count_versions(payloads: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """{article_id: {content_hash: chunks}} from chunk payloads holding those two fields."""
+    out: dict[str, dict[str, int]] = {}
+    for payload in payloads:
+        versions = out.setdefault(payload["article_id"], {})
+        versions[payload["content_hash"]] = versions.get(payload["content_hash"], 0) + 1
+    return out
 
 
 def needs_substring(phrase: str) -> bool:

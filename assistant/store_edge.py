@@ -22,6 +22,7 @@ from .store import (
     ChunkPoint,
     Hit,
     SearchFilter,
+    count_versions,
     filter_conditions,
     needs_substring,
 )
@@ -181,14 +182,14 @@ class EdgeStore:
         self.writes += 1
 
     def article_versions(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
         if not article_ids:
-            return out
+            return {}
         flt = q.Filter(must=[q.FieldCondition("article_id", match=q.MatchAny(list(article_ids)))])
-        for payload in self._scroll(flt, ["article_id", "content_hash"]):
-            versions = out.setdefault(payload["article_id"], {})
-            versions[payload["content_hash"]] = versions.get(payload["content_hash"], 0) + 1
-        return out
+        return count_versions(self._scroll(flt, ["article_id", "content_hash"]))
+
+    def source_versions(self, source_path: str) -> dict[str, dict[str, int]]:
+        flt = q.Filter(must=[q.FieldCondition("source_path", match=q.MatchValue(source_path))])
+        return count_versions(self._scroll(flt, ["article_id", "content_hash"]))
 
     def query(self, dense, sparse, flt, limit, candidates, weights=None, with_vectors=False) -> list[Hit]:
         legs: list[tuple[str, Any]] = [(name, q.Query.Nearest(list(vec), using=name)) for name, vec in dense.items()]

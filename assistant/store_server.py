@@ -28,6 +28,7 @@ from .store import (
     ChunkPoint,
     Hit,
     SearchFilter,
+    count_versions,
     filter_conditions,
     needs_substring,
 )
@@ -204,14 +205,14 @@ class ServerStore:
         )
 
     def article_versions(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
         if not article_ids:
-            return out
+            return {}
         f = m.Filter(must=[m.FieldCondition(key="article_id", match=m.MatchAny(any=list(article_ids)))])
-        for payload in self._scroll(f, ["article_id", "content_hash"]):
-            versions = out.setdefault(payload["article_id"], {})
-            versions[payload["content_hash"]] = versions.get(payload["content_hash"], 0) + 1
-        return out
+        return count_versions(self._scroll(f, ["article_id", "content_hash"]))
+
+    def source_versions(self, source_path: str) -> dict[str, dict[str, int]]:
+        f = m.Filter(must=[m.FieldCondition(key="source_path", match=m.MatchValue(value=source_path))])
+        return count_versions(self._scroll(f, ["article_id", "content_hash"]))
 
     def query(self, dense, sparse, flt, limit, candidates, weights=None, with_vectors=False) -> list[Hit]:
         f = build_filter(flt)

@@ -6,11 +6,12 @@ its old version deleted after, so a crash at any point leaves either the old or 
 new version findable and the next run finishes the job (tests/test_crash.py kills
 runs with SIGKILL to prove it).
 
-The stages overlap: files are parsed in worker processes (``ingest.workers``, in file
-order), a reader thread hashes and chunks the next batches, the calling thread embeds a
-batch, and a writer thread builds the points of the previous batch and writes them. The
-store is flushed at the end and at most every ``FLUSH_EVERY_S``; between flushes its
-write-ahead log keeps every write.
+The stages overlap: files are parsed, hashed and chunked in low-priority worker processes
+(``ingest.workers``, in file order), which also BM25-weigh and tokenize the articles to
+write; a reader thread gathers the next batches, the calling thread embeds a batch, and a
+writer thread builds the points of the previous batch and writes them. The store is
+flushed at the end and at most every ``FLUSH_EVERY_S``; between flushes its write-ahead
+log keeps every write.
 """
 from __future__ import annotations
 
@@ -32,13 +33,10 @@ import numpy as np
 from assistant.embed import Embedder
 from assistant.schema import chunk_payload, embed_text
 from assistant.settings import Settings
-from assistant.sparse import document_vector
 from assistant.store import ChunkPoint, SearchFilter, Store
 
-from .article import Article
-from .chunking import Chunk, chunk_text
 from .readers import ReadFailure, supported_suffixes
-from .workers import read_files
+from .workers import ParserPool, Prepared, Versions, read_files
 
 log = logging.getLogger("newsroom.ingest")
 
@@ -111,32 +109,31 @@ def _normalized_source(source_path: str) -> str:
 
 def iter_articles(
     paths: Iterable[Path], settings: Settings, report: IngestReport, seen: SeenSources | None = None,
-    *, workers: int = 1, names: dict[str, str] | None = None, collection: str | None = None,
-) -> Iterator[Article]:
-    """Every article under ``paths``, in file order; each problem becomes a report line.
+    *, workers: int = 0, names: dict[str, str] | None = None, collection: str | None = None,
+    known: Callable[[str], Versions] | None = None, pool: ParserPool | None = None,
+) -> Iterator[Prepared]:
+    """Every article under ``paths``, prepared, in file order; each problem becomes a report line.
 
     ``names`` maps a path to the name it is known by (uploads); ``collection``, when
-    given, replaces the articles' own.
+    given, replaces the articles' own; ``known`` and ``pool``: see ``read_files``.
     """
-    for result in read_files(iter_files(paths), settings, workers, names):
+    for result in read_files(iter_files(paths), settings, workers, names, collection, known, pool):
         failed = False
         for item in result.items:
             if isinstance(item, ReadFailure):
                 report.fail(item.where, item.error)
                 failed = True
                 continue
-            if collection:
-                item.collection = collection
             if seen is not None:
-                seen.article_ids.add(item.id)
-                seen.source_paths.add(_normalized_source(item.source_path or str(result.path)))
+                seen.article_ids.add(item.article.id)
+                seen.source_paths.add(_normalized_source(item.article.source_path or str(result.path)))
             yield item
         if seen is not None and failed:
             seen.failed_files.add(os.path.abspath(result.path))
 
 
-def _batched(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
-    batch: list[Article] = []
+def _batched(items: Iterable[Prepared], size: int) -> Iterator[list[Prepared]]:
+    batch: list[Prepared] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:
@@ -146,20 +143,10 @@ def _batched(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
         yield batch
 
 
-Prepared = tuple[Article, str, list[Chunk]]  # an article, its content hash, its chunks
-
-
-def prepare(articles: list[Article], settings: Settings) -> list[Prepared]:
-    """Hash and chunk a batch (the reader thread does this while the encoder works on the last one)."""
-    return [(a, a.content_hash(),
-             chunk_text(a.body, settings.chunk_max_tokens, settings.chunk_min_tokens, settings.chunk_overlap_tokens))
-            for a in articles]
-
-
 class _Prefetch:
     """The next batches of articles, read in a thread while the encoder works on this one.
 
-    Reading (parsing, decoding, language detection), hashing and chunking then overlap with
+    Reading (in worker processes, or in this thread while they start) then overlaps with
     encoding instead of taking turns; at most ``depth`` batches wait, so memory stays bounded.
     A reading error is raised in the consuming thread, in order; ``close`` stops the reading and
     closes ``source`` (which stops the parser processes) in the thread that was reading it.
@@ -167,7 +154,7 @@ class _Prefetch:
 
     _END = object()
 
-    def __init__(self, batches: Iterator[list[Prepared]], source: Iterator[Article], depth: int = 2):
+    def __init__(self, batches: Iterator[list[Prepared]], source: Iterator[Prepared], depth: int = 2):
         self.batches, self.source = batches, source
         self.queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
@@ -212,14 +199,14 @@ class _Prefetch:
 
 @dataclass
 class _Planned:
-    """One batch's articles to (re)write, with their chunks and whether an older version is stored."""
+    """One batch's articles to (re)write, each with whether an older version is stored."""
 
-    items: list[tuple[Article, str, list[Chunk], bool]]  # article, content hash, chunks, replaces a stored version
+    items: list[tuple[Prepared, bool]]  # an article, replaces a stored version
     vectors: dict[str, np.ndarray]
 
 
 def _plan(batch: list[Prepared], store: Store, report: IngestReport, written: MutableMapping[str, str],
-          planned_ids: set[str] | None = None) -> list[tuple[Article, str, list[Chunk], bool]]:
+          planned_ids: set[str] | None = None) -> list[tuple[Prepared, bool]]:
     """Which articles of a batch need writing; counts the rest as unchanged.
 
     ``written`` holds the ids this run already queued for writing (with their hash): the
@@ -229,25 +216,26 @@ def _plan(batch: list[Prepared], store: Store, report: IngestReport, written: Mu
     every id this run planned before this batch: only those can be stored, so only those are
     looked up (a first ingest then makes no lookups: each one waits for the writer's GIL).
     """
-    by_id = {item[0].id: item for item in batch}  # the same id twice in one batch: the last one read wins
+    by_id = {item.article.id: item for item in batch}  # the same id twice in one batch: the last one read wins
     lookup = list(by_id) if planned_ids is None else [i for i in by_id if i in planned_ids]
     versions = store.article_versions(lookup) if lookup else {}
     if planned_ids is not None:
         planned_ids.update(by_id)
     todo = []
-    for article, digest, chunks in by_id.values():
-        stored = {written[article.id]: len(chunks)} if written.get(article.id) == digest else versions.get(article.id, {})
-        if stored == {digest: len(chunks)}:
+    for item in by_id.values():
+        article_id, digest, n_chunks = item.article.id, item.digest, len(item.chunks)
+        stored = {written[article_id]: n_chunks} if written.get(article_id) == digest else versions.get(article_id, {})
+        if stored == {digest: n_chunks}:
             report.unchanged += 1
             continue
-        replaces = article.id in versions or article.id in written
-        todo.append((article, digest, chunks, replaces))
-        written[article.id] = digest
+        replaces = article_id in versions or article_id in written
+        todo.append((item, replaces))
+        written[article_id] = digest
         if replaces:
             report.updated += 1
         else:
             report.ingested += 1
-        report.chunks += len(chunks)
+        report.chunks += n_chunks
     return todo
 
 
@@ -277,19 +265,19 @@ def _prompt_gil_handoffs() -> Iterator[None]:
 def _write(planned: _Planned, store: Store) -> None:
     points: list[ChunkPoint] = []
     row = 0
-    for article, digest, chunks, _ in planned.items:
-        for chunk in chunks:
-            payload = chunk_payload(article, chunk, len(chunks), digest)
+    for item, _ in planned.items:
+        for chunk, sparse in zip(item.chunks, item.sparse_vectors()):
+            payload = chunk_payload(item.article, chunk, len(item.chunks), item.digest)
             dense = {name: v[row] for name, v in planned.vectors.items()}  # float32 rows, no list copies
-            points.append(ChunkPoint(payload["chunk_id"], dense, document_vector(chunk.text), payload))
+            points.append(ChunkPoint(payload["chunk_id"], dense, sparse, payload))
             row += 1
     # New chunks first, then the old version's: a kill in between leaves both versions,
     # which the next run sees as 'not stored as it is' and finishes.
     store.upsert(points)
     log.info("upserted %d chunks of %d articles", len(points), len(planned.items))
-    for article, digest, _, replaces in planned.items:
+    for item, replaces in planned.items:
         if replaces:  # an article never stored has nothing to delete
-            store.delete_article(article.id, keep_hash=digest)
+            store.delete_article(item.article.id, keep_hash=item.digest)
 
 
 class _Writer:
@@ -297,7 +285,7 @@ class _Writer:
 
     Batches are written in order, each one's upsert before its deletes, so what a kill
     leaves behind is the same as with writes in line; the encoder meanwhile works on the
-    next batch (sparse vectors, payloads and the store's own work cost it nothing).
+    next batch (building payloads, BM25 vectors of articles read in this process, the store's work).
     """
 
     def __init__(self, store: Store):
@@ -345,8 +333,14 @@ def write_articles(
     todo = _plan(batch, store, report, {} if written is None else written, planned_ids)
     if not todo:
         return
-    texts = [embed_text(a, c, settings.embed_title) for a, _, chunks, _ in todo for c in chunks]
-    vectors = {e.name: np.asarray(e.embed_passages(texts), dtype=np.float32) for e in embedders} if texts else {}
+    texts = [embed_text(item.article, c, settings.embed_title) for item, _ in todo for c in item.chunks]
+    vectors = {}
+    for e in embedders if texts else []:
+        if any(e.name in item.tokens for item, _ in todo):  # tokenized by a parser process (not all, maybe)
+            tokens = [t for item, _ in todo for t in item.tokens.get(e.name) or [None] * len(item.chunks)]
+            vectors[e.name] = np.asarray(e.embed_passages(texts, tokens=tokens), dtype=np.float32)  # type: ignore[call-arg]
+        else:
+            vectors[e.name] = np.asarray(e.embed_passages(texts), dtype=np.float32)
     planned = _Planned(todo, vectors)
     if writer is None:
         _write(planned, store)
@@ -398,13 +392,15 @@ def ingest(
     workers: int | None = None,
     names: dict[str, str] | None = None,
     collection: str | None = None,
+    pool: ParserPool | None = None,
 ) -> IngestReport:
     """Read, chunk, embed and store ``paths``.
 
     With ``prune=True``, stored articles whose source file lies under the given
     paths but was not seen in this run (deleted or renamed files, archive members
     gone) are deleted afterwards; ``report.pruned`` counts them. Files are parsed in
-    ``workers`` processes (default ``settings.ingest_workers``; 0 or 1: in this one).
+    ``pool``'s processes, else in ``workers`` started for this run (default
+    ``settings.ingest_workers``; 0: in this one); see ingest/workers.py.
     ``names`` gives files the names they are known by (uploads: the original file
     name instead of a temporary path); ``collection`` overrides the articles' own.
     """
@@ -414,15 +410,19 @@ def ingest(
     report = IngestReport()
     seen = SeenSources()
     started = last_flush = time.perf_counter()
-    articles = iter_articles(paths, settings, report, seen, workers=workers, names=names, collection=collection)
+    # Into an empty embedded store (a first import) only ids this run already planned can be
+    # stored. A server may have other writers, so there every id is looked up.
+    planned_ids: set[str] | None = set() if settings.embedded and store.count(EVERYTHING) == 0 else None
+    # Parser processes skip BM25 and tokenizing for articles stored as they are (a hint:
+    # what to write is still decided here, by _plan); nothing is stored yet in a first import.
+    known = None if planned_ids is not None else store.source_versions
+    articles = iter_articles(paths, settings, report, seen, workers=workers, names=names, collection=collection,
+                             known=known, pool=pool)
     writer = _Writer(store)
     # What the last batches queued: the writer may not have stored it yet (a bounded window,
     # it is at most two batches behind).
     recent: deque[dict[str, str]] = deque(maxlen=4)
-    # Into an empty embedded store (a first import) only ids this run already planned can be
-    # stored. A server may have other writers, so there every id is looked up.
-    planned_ids: set[str] | None = set() if settings.embedded and store.count(EVERYTHING) == 0 else None
-    batches = _Prefetch((prepare(b, settings) for b in _batched(articles, BATCH_ARTICLES)), articles)
+    batches = _Prefetch(_batched(articles, BATCH_ARTICLES), articles)
     with _prompt_gil_handoffs():
         try:
             for batch in batches:

@@ -1,7 +1,22 @@
-"""Parse files in worker processes, results handed back in file order.
+"""Parse and prepare files in worker processes, results handed back in file order.
 
-The main process keeps embedding and writing while workers parse the next files. At
-most ``2 × workers`` files are in flight, so memory stays bounded however large the
+Preparing an article (its content hash, its chunks, their BM25 vectors and its chunk
+texts as the embedders' tokenizers cut them) happens where it was parsed. On a small
+machine the encoder is the cost, and it runs in the ingesting process: its thread needs
+that process's GIL between matrix products, and its BLAS threads need the cores. So the
+workers run at a low priority (``WORKER_NICENESS``): they use the cycles the encoder
+leaves idle (it is single-threaded between its matrix products) instead of taking its
+cores, and the tokenizing they take over (USE's tokenizer is pure Python, a fifth of
+its time) no longer holds the encoder's GIL. Measured in bench/README.md.
+
+An article the store already holds as it is (``known``: what the store holds of each file,
+looked up by the ingesting process) is only hashed and chunked: a re-ingest costs no BM25
+or tokenizing. Articles read in this process are prepared the same lazy way, their BM25
+vectors and tokens computed only for those written. Files are read here until a worker is
+up, so small ingests and re-ingests do not wait for the workers to start; a ``ParserPool``
+given by the caller (the app's) stays up between ingests.
+
+At most ``2 × workers`` files are in flight, so memory stays bounded however large the
 archive is (each file is also bounded by ``max_file_mb``). Results come back in the
 order the files were listed, so ids, report lines and writes are the same whatever
 the number of workers. A file that kills its parser process (a native crash, the
@@ -16,27 +31,67 @@ import signal
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
+from assistant.embed import Tokenizer, passage_tokenizers
+from assistant.schema import embed_text
 from assistant.settings import Settings
+from assistant.sparse import document_vector
 
 from .article import Article
+from .chunking import Chunk, chunk_text
 from .readers import ReadFailure, check_content, reader_for, supported_suffixes
 from .readers.base import aliased, display_path
 from .readers.jsonl import set_default_mapping
 
 
+Versions = dict[str, dict[str, int]]  # article id -> {content hash: stored chunk count}
+
+
+@dataclass
+class Prepared:
+    """An article ready to embed: its content hash and chunks; where it was prepared in
+    full, also their BM25 vectors and, per embedder that takes them, their tokens."""
+
+    article: Article
+    digest: str
+    chunks: list[Chunk]
+    sparse: list[tuple[list[int], list[float]]] | None = None
+    tokens: dict[str, list] = field(default_factory=dict)
+
+    def sparse_vectors(self) -> list[tuple[list[int], list[float]]]:
+        return self.sparse if self.sparse is not None else [document_vector(c.text) for c in self.chunks]
+
+
+def prepare(article: Article, settings: Settings, collection: str | None = None, *,
+            known: Versions | None = None, tokenizers: dict[str, Tokenizer] | None = None) -> Prepared:
+    """Hash and chunk an article (``collection``, when given, replaces its own first). With
+    ``known``, an article not stored as it is also gets its BM25 vectors and its tokens."""
+    if collection:
+        article.collection = collection
+    chunks = chunk_text(article.body, settings.chunk_max_tokens, settings.chunk_min_tokens,
+                        settings.chunk_overlap_tokens)
+    item = Prepared(article, article.content_hash(), chunks)
+    if known is not None and known.get(article.id) != {item.digest: len(chunks)}:
+        item.sparse = item.sparse_vectors()
+        if tokenizers:
+            texts = [embed_text(article, c, settings.embed_title) for c in chunks]
+            item.tokens = {name: tokenize(texts) for name, tokenize in tokenizers.items()}
+    return item
+
+
 @dataclass
 class FileResult:
-    """What one file gave: its articles and its report lines, in reading order."""
+    """What one file gave: its prepared articles and its report lines, in reading order."""
 
     path: Path
-    items: list[Article | ReadFailure] = field(default_factory=list)
+    items: Iterable[Prepared | ReadFailure] = field(default_factory=list)
 
 
 def _human(size: int) -> str:
@@ -83,14 +138,37 @@ def read_items(path: Path, settings: Settings, name: str | None = None) -> Itera
             yield ReadFailure(where, message)
 
 
+def read_prepared(path: Path, settings: Settings, name: str | None = None, collection: str | None = None,
+                  known: Versions | None = None, tokenizers: dict[str, Tokenizer] | None = None,
+                  ) -> Iterator[Prepared | ReadFailure]:
+    """``read_items`` with each article prepared (see ``prepare``); never raises."""
+    for item in read_items(path, settings, name):
+        yield item if isinstance(item, ReadFailure) else prepare(item, settings, collection, known=known,
+                                                                 tokenizers=tokenizers)
+
+
+# Parser processes yield the cores to the encoder: a niceness of 15 gives them ~1/30 of a
+# core's time against a busy process of niceness 0, and all of an idle one.
+WORKER_NICENESS = 15
+
 _worker_settings: Settings | None = None
+_worker_tokenizers: dict[str, Tokenizer] = {}
 
 
 def _init_worker(settings: Settings, parent: int) -> None:
-    global _worker_settings
+    global _worker_settings, _worker_tokenizers
+    _die_with_parent(parent)
+    try:
+        os.nice(WORKER_NICENESS)
+    except (AttributeError, OSError):  # no niceness here (Windows): the workers then share the cores evenly
+        pass
     _worker_settings = settings
     set_default_mapping(settings.field_map)
-    _die_with_parent(parent)
+    _worker_tokenizers = passage_tokenizers(settings)
+
+
+def _ready() -> None:
+    """Done once a worker has started (a no-op task)."""
 
 
 def _die_with_parent(parent: int) -> None:
@@ -116,77 +194,138 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def _read_in_worker(path: Path, name: str | None) -> FileResult:
+def _read_in_worker(path: Path, name: str | None, collection: str | None, known: Versions) -> FileResult:
     assert _worker_settings is not None
-    return FileResult(path, list(read_items(path, _worker_settings, name)))
+    return FileResult(path, list(read_prepared(path, _worker_settings, name, collection, known, _worker_tokenizers)))
 
 
-class _Pool:
+class ParserPool:
+    """Parser processes, started when first needed (``start``) and then kept for every
+    ingest given the pool until ``close`` (the app keeps one: an upload then waits for no
+    process to boot). ``ready()`` once a worker is up."""
+
     def __init__(self, workers: int, settings: Settings):
-        self.workers, self.settings = workers, settings
-        self.executor = self._new(workers)
+        self.workers, self.settings = max(1, workers), settings
+        self.executor: ProcessPoolExecutor | None = None
+        # The one thread that starts the processes (they start at a submit): a process's
+        # parent-death signal (_die_with_parent) fires when the *thread* that started it ends,
+        # and an ingest's reader thread ends with the ingest, while the pool serves the next.
+        self._spawner: ThreadPoolExecutor | None = None
+        self._started: Future | None = None
+        self._used = False
+
+    @property
+    def running(self) -> bool:
+        return self.executor is not None
+
+    def start(self) -> ParserPool:
+        if self.executor is None:
+            self._spawner = ThreadPoolExecutor(1, thread_name_prefix="parser-spawner")
+            self.executor = self._new(self.workers)
+            self._started, self._used = self._spawner.submit(self.executor.submit, _ready).result(), False
+        return self
+
+    def ready(self) -> bool:
+        return self._started is not None and self._started.done()
 
     def _new(self, workers: int) -> ProcessPoolExecutor:
         # spawn, not fork: the parent holds model and store threads that a fork would copy mid-flight.
         return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_init_worker, initargs=(self.settings, os.getpid()))
 
-    def submit(self, path: Path, name: str | None) -> Future:
-        return self.executor.submit(_read_in_worker, path, name)
+    def submit(self, path: Path, name: str | None, collection: str | None, known: Versions) -> Future:
+        self.start()
+        assert self.executor is not None and self._spawner is not None
+        self._used = True
+        return self._spawner.submit(self.executor.submit, _read_in_worker, path, name, collection, known).result()
 
     def renew(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self.executor = self._new(self.workers)
+        """A fresh set of processes, after one died."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = self._new(self.workers)
 
-    def alone(self, path: Path, name: str | None) -> FileResult:
+    def alone(self, path: Path, name: str | None, collection: str | None, known: Versions) -> FileResult:
         """Read one file in a process of its own: the suspect after a worker died."""
         with self._new(1) as solo:
             try:
-                return solo.submit(_read_in_worker, path, name).result()
+                return solo.submit(_read_in_worker, path, name, collection, known).result()
             except BrokenProcessPool:
                 return FileResult(path, [ReadFailure(name or str(path), "the parser process died reading this file "
                                                                           "(a crash or out of memory)")])
 
     def close(self) -> None:
+        if self.executor is None:
+            return
+        if not self._used:  # nothing was sent to it: do not wait for a worker still starting
+            for process in list(getattr(self.executor, "_processes", {}).values()):
+                process.kill()
         self.executor.shutdown(wait=True, cancel_futures=True)
+        if self._spawner is not None:
+            self._spawner.shutdown(wait=True)
+        self.executor = self._spawner = self._started = None
 
 
-def read_files(files: Iterable[Path], settings: Settings, workers: int,
-               names: dict[str, str] | None = None) -> Iterator[FileResult]:
-    """Read ``files`` in order; with ``workers`` > 1 in that many processes, else here, streamed."""
+def read_files(files: Iterable[Path], settings: Settings, workers: int, names: dict[str, str] | None = None,
+               collection: str | None = None, known: Callable[[str], Versions] | None = None,
+               pool: ParserPool | None = None) -> Iterator[FileResult]:
+    """Read and prepare ``files`` in order, in parser processes: ``pool``'s (started here if
+    it is not running and there are two files or more; left running), else ``workers``
+    started for these files when there are two or more (0: all here).
+
+    ``known`` gives what the store holds of a file (by the name its articles carry as
+    ``source_path``); without it every article read in a worker is prepared in full (a first
+    ingest into an empty store). Files are read here until a worker has started; items
+    read here are streamed (a big export is not held whole).
+    """
     names = names or {}
-    if workers <= 1:
-        set_default_mapping(settings.field_map)
-        for path in files:
-            result = FileResult(path)
-            # In-process the items are not materialised: a big export streams through.
-            result.items = read_items(path, settings, names.get(str(path)))  # type: ignore[assignment]
-            yield result
-        return
-    pool = _Pool(workers, settings)
-    pending: deque[tuple[Path, Future]] = deque()
+    set_default_mapping(settings.field_map)
     todo = iter(files)
+
+    def here(path: Path) -> FileResult:
+        return FileResult(path, read_prepared(path, settings, names.get(str(path)), collection))
+
+    first = next(todo, None)
+    second = next(todo, None) if first is not None and (pool or workers > 0) else None
+    if second is None and not (pool and pool.running):  # no workers, or one file: no process to start
+        yield from (here(path) for path in chain([first] if first else [], todo))
+        return
+    own = pool is None
+    parsers = (pool or ParserPool(workers, settings)).start()
+    pending: deque[tuple[Path, Versions, Future]] = deque()
+
+    def submit(path: Path) -> None:
+        name = names.get(str(path))
+        stored = known(name or str(path)) if known else {}
+        pending.append((path, stored, parsers.submit(path, name, collection, stored)))
+
+    def collect() -> Iterator[FileResult]:
+        path, stored, future = pending.popleft()
+        try:
+            yield future.result()
+        except BrokenProcessPool:
+            # Some file in flight killed its worker: read each of them again alone, in order.
+            suspects = [(path, stored), *((p, s) for p, s, _ in pending)]
+            pending.clear()
+            parsers.renew()
+            for suspect, its_stored in suspects:
+                yield parsers.alone(suspect, names.get(str(suspect)), collection, its_stored)
+        except Exception as exc:  # the result could not come back (e.g. not picklable): this file's line
+            where = names.get(str(path)) or str(path)
+            yield FileResult(path, [ReadFailure(where, f"{type(exc).__name__}: {exc}")])
+
     try:
-        while True:
-            while len(pending) < 2 * workers:
-                path = next(todo, None)
-                if path is None:
-                    break
-                pending.append((path, pool.submit(path, names.get(str(path)))))
-            if not pending:
-                return
-            path, future = pending.popleft()
-            try:
-                yield future.result()
-            except BrokenProcessPool:
-                # Some file in flight killed its worker: read each of them again alone, in order.
-                suspects = [path, *(p for p, _ in pending)]
-                pending.clear()
-                pool.renew()
-                for suspect in suspects:
-                    yield pool.alone(suspect, names.get(str(suspect)))
-            except Exception as exc:  # the result could not come back (e.g. not picklable): this file's line
-                where = names.get(str(path)) or str(path)
-                yield FileResult(path, [ReadFailure(where, f"{type(exc).__name__}: {exc}")])
+        for path in chain([p for p in (first, second) if p is not None], todo):
+            if not pending and not parsers.ready():
+                yield here(path)
+                continue
+            submit(path)
+            while len(pending) >= 2 * parsers.workers:
+                yield from collect()
+        while pending:
+            yield from collect()
     finally:
-        pool.close()
+        for _, _, future in pending:
+            future.cancel()
+        if own:
+            parsers.close()

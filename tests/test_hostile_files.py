@@ -195,8 +195,8 @@ def hostile_run(tmp_path_factory):
         fh.truncate(2 << 30)  # sparse: 2 GB by size, no blocks on disk
     good = good_corpus(folder)
     attempts_log = root / "connections.json"
-    # One parsing process: the socket guard and the memory cap then cover the parsers on any machine.
-    env = {**os.environ, "NEWSROOM_EMBEDDERS": "minilm", "NEWSROOM_DATA_DIR": str(root / "data"), "NEWSROOM_INGEST_WORKERS": "1"}
+    # Parsing in this process: the socket guard and the memory cap then cover the parsers on any machine.
+    env = {**os.environ, "NEWSROOM_EMBEDDERS": "minilm", "NEWSROOM_DATA_DIR": str(root / "data"), "NEWSROOM_INGEST_WORKERS": "0"}
     proc = subprocess.run(
         [sys.executable, "-c", GUARDED_CLI, str(attempts_log), str(MEMORY_CAP), "ingest", str(folder), str(folder / "unknown.exe"), "--json"],
         capture_output=True, text=True, env=env, timeout=280, cwd=root,

@@ -42,12 +42,24 @@ def _store(assistant) -> list[tuple]:
             return sorted(points)
 
 
-@pytest.mark.parametrize("workers", [2])
-def test_two_workers_give_the_same_store_and_report_as_one(assistant_factory, tmp_path, workers):
+def _wait_until_ready(assistant, timeout_s: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not assistant.start_parsers().ready():
+        assert time.monotonic() < deadline, "no parser process started"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_give_the_same_store_and_report_as_parsing_here(assistant_factory, tmp_path, workers):
     root = _archive(tmp_path / "archive")
     paths = [root / "b", root / "a", root / "missing.jsonl"]
-    one = assistant_factory(data_dir=str(tmp_path / "one"), ingest_workers=1)
+    one = assistant_factory(data_dir=str(tmp_path / "one"), ingest_workers=0)
     many = assistant_factory(data_dir=str(tmp_path / "many"), ingest_workers=workers)
+    assert one.start_parsers() is None
+    many.start_parsers()
+    _wait_until_ready(many)  # else the first files are read here while the workers boot
     r1, r2 = one.ingest(paths), many.ingest(paths)
     d1, d2 = r1.to_dict(), r2.to_dict()
     d1.pop("elapsed"), d2.pop("elapsed")
@@ -117,3 +129,58 @@ def test_prefetched_batches_keep_order_raise_in_order_and_stop_the_reader_on_clo
     first = next(iter(batches))
     batches.close()  # the consumer stops early (a write failed): the reader stops and closes its source
     assert first == [1] and not batches.thread.is_alive() and closed[-1] == "endless"
+
+
+def test_workers_prepare_in_full_only_what_the_store_lacks(make_settings, tmp_path):
+    """BM25 vectors and USE tokens come with an article only when the store does not hold it as
+    it is (``known``); computed later they are the same, and the encoder's vectors from a worker's
+    tokens equal its own, bit for bit, in batches that mix both."""
+    import numpy as np
+
+    from assistant.embed import UseEmbedder, passage_tokenizers
+    from assistant.schema import embed_text
+    from assistant.sparse import document_vector
+    from ingest.workers import read_prepared
+
+    settings = make_settings()
+    rows = read_jsonl(CORPORA / "xquad" / "corpus.zh.jsonl", limit=3) + read_jsonl(CORPORA / "xquad" / "corpus.es.jsonl", limit=3)
+    path = write_jsonl(tmp_path / "export.jsonl", rows)
+    tokenizers = passage_tokenizers(settings)
+    assert set(tokenizers) == {"use"}
+
+    lazy = list(read_prepared(path, settings))  # as read in the ingesting process
+    assert lazy and all(item.sparse is None and not item.tokens for item in lazy)
+    stored = {lazy[0].article.id: {lazy[0].digest: len(lazy[0].chunks)},  # as it is
+              lazy[1].article.id: {"an older version": len(lazy[1].chunks)}}
+    full = list(read_prepared(path, settings, known=stored, tokenizers=tokenizers))
+    assert [i.article.id for i in full] == [i.article.id for i in lazy]
+    assert full[0].sparse is None and not full[0].tokens
+    assert all(item.sparse is not None and len(item.tokens["use"]) == len(item.chunks) for item in full[1:])
+    for item in full:
+        assert item.sparse_vectors() == [document_vector(c.text) for c in item.chunks]
+
+    texts = [embed_text(item.article, c, settings.embed_title) for item in full for c in item.chunks]
+    tokens = [t for item in full for t in item.tokens.get("use") or [None] * len(item.chunks)]
+    assert None in tokens and any(t is not None for t in tokens)
+    use = UseEmbedder(threads=1)
+    assert np.array_equal(use.embed_passages(texts, tokens=tokens), use.embed_passages(texts))
+
+
+@pytest.mark.parametrize("preset", [None, "7"])
+def test_importing_the_package_makes_idle_blas_threads_sleep_at_once(preset):
+    """OpenBLAS reads its thread timeout when numpy loads: importing ``assistant`` first sets it
+    (2^4 cycles: idle threads sleep instead of spinning on the cores the parsers need); a value
+    the environment already gives is kept."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import assistant, ctypes, numpy\n"
+             "from threadpoolctl import threadpool_info\n"
+             "lib = [i['filepath'] for i in threadpool_info() if i['internal_api'] == 'openblas'][0]\n"
+             "print(ctypes.CDLL(lib).openblas_thread_timeout())")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == (preset or "4")

@@ -273,6 +273,10 @@ def test_delete_article_keep_hash_and_versions(store):
     new = [make_point(*DOCS[2], article="story", chash="v2", n=10)]
     store.upsert(old + new)
     assert store.article_versions(["story", "bank", "missing"]) == {"story": {"v1": 2, "v2": 1}, "bank": {"h1": 1}}
+    # By file: the story's v1 chunks came from bank.jsonl (make_point names the file by the doc), v2 from mortgage.jsonl.
+    assert store.source_versions("/archive/bank.jsonl") == {"story": {"v1": 2}, "bank": {"h1": 1}}
+    assert store.source_versions("/archive/mortgage.jsonl") == {"story": {"v2": 1}, "mortgage": {"h1": 1}}
+    assert store.source_versions("/archive/missing.jsonl") == {}
     store.delete_article("story", keep_hash="v2")
     assert store.article_versions(["story"]) == {"story": {"v2": 1}}
     store.delete_article("story")

@@ -87,7 +87,7 @@ def test_ingest_ask_and_serve_send_nothing_off_the_machine(tmp_path):
     # A page trafilatura finds nothing in: the unstructured fallback partitions it.
     (folder / "fallback.html").write_text(f"<html><body><table><tr><td>{FR_BODY}</td></tr></table></body></html>", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in TELEMETRY_VARS and not k.startswith("NEWSROOM_")}
-    env["NEWSROOM_INGEST_WORKERS"] = "1"  # parsing in this process, where the guard is
+    env["NEWSROOM_INGEST_WORKERS"] = "0"  # parsing in this process, where the guard is
     out = tmp_path / "result.json"
     proc = subprocess.run([sys.executable, "-c", GUARDED_RUN, str(out), str(folder), str(tmp_path / "data")],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=280)
