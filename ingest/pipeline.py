@@ -337,7 +337,7 @@ def write_articles(
     vectors = {}
     for e in embedders if texts else []:
         if any(e.name in item.tokens for item, _ in todo):  # tokenized by a parser process (not all, maybe)
-            tokens = [t for item, _ in todo for t in item.tokens.get(e.name) or [None] * len(item.chunks)]
+            tokens = [t for item, _ in todo for t in item.chunk_tokens(e.name)]
             vectors[e.name] = np.asarray(e.embed_passages(texts, tokens=tokens), dtype=np.float32)  # type: ignore[call-arg]
         else:
             vectors[e.name] = np.asarray(e.embed_passages(texts), dtype=np.float32)
@@ -410,12 +410,13 @@ def ingest(
     report = IngestReport()
     seen = SeenSources()
     started = last_flush = time.perf_counter()
+    empty = store.count(EVERYTHING) == 0
     # Into an empty embedded store (a first import) only ids this run already planned can be
     # stored. A server may have other writers, so there every id is looked up.
-    planned_ids: set[str] | None = set() if settings.embedded and store.count(EVERYTHING) == 0 else None
-    # Parser processes skip BM25 and tokenizing for articles stored as they are (a hint:
-    # what to write is still decided here, by _plan); nothing is stored yet in a first import.
-    known = None if planned_ids is not None else store.source_versions
+    planned_ids: set[str] | None = set() if settings.embedded and empty else None
+    # Parser processes skip BM25 and tokenizing for articles stored as they are (a hint, looked
+    # up per file: what to write is still decided here, by _plan); nothing is stored in a first import.
+    known = None if empty else store.source_versions
     articles = iter_articles(paths, settings, report, seen, workers=workers, names=names, collection=collection,
                              known=known, pool=pool)
     writer = _Writer(store)

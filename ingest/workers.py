@@ -10,14 +10,19 @@ cores, and the tokenizing they take over (USE's tokenizer is pure Python, a fift
 its time) no longer holds the encoder's GIL. Measured in bench/README.md.
 
 An article the store already holds as it is (``known``: what the store holds of each file,
-looked up by the ingesting process) is only hashed and chunked: a re-ingest costs no BM25
-or tokenizing. Articles read in this process are prepared the same lazy way, their BM25
+looked up by the ingesting process by ``source_path``) is only hashed and chunked: a
+re-ingest costs no BM25 or tokenizing. (Members of ZIP archives, mailboxes and mail
+attachments carry their member's name, 'x.zip!a.html', which that lookup does not see:
+they are prepared in full again; what is written is decided in the pipeline either way.) Articles read in this process are prepared the same lazy way, their BM25
 vectors and tokens computed only for those written. Files are read here until a worker is
 up, so small ingests and re-ingests do not wait for the workers to start; a ``ParserPool``
 given by the caller (the app's) stays up between ingests.
 
 At most ``2 × workers`` files are in flight, so memory stays bounded however large the
-archive is (each file is also bounded by ``max_file_mb``). Results come back in the
+archive is (each file is also bounded by ``max_file_mb``). A file prepared in full takes
+about 7× its size in memory (its articles and chunks 2.7×, tokens and BM25 vectors as numpy
+arrays; as Python lists 23×), so files over ``FULL_PREPARE_MAX_BYTES`` come back only
+hashed and chunked, like files read here. Results come back in the
 order the files were listed, so ids, report lines and writes are the same whatever
 the number of workers. A file that kills its parser process (a native crash, the
 kernel's OOM killer) is read again alone; if it kills that process too, it becomes
@@ -39,6 +44,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
+
 from assistant.embed import Tokenizer, passage_tokenizers
 from assistant.schema import embed_text
 from assistant.settings import Settings
@@ -57,16 +64,25 @@ Versions = dict[str, dict[str, int]]  # article id -> {content hash: stored chun
 @dataclass
 class Prepared:
     """An article ready to embed: its content hash and chunks; where it was prepared in
-    full, also their BM25 vectors and, per embedder that takes them, their tokens."""
+    full, also their BM25 vectors and, per embedder that takes them, their tokens. Both are
+    numpy arrays, a quarter of the size of Python lists on their way from a worker."""
 
     article: Article
     digest: str
     chunks: list[Chunk]
-    sparse: list[tuple[list[int], list[float]]] | None = None
-    tokens: dict[str, list] = field(default_factory=dict)
+    sparse: list[tuple[np.ndarray, np.ndarray]] | None = None  # per chunk: term ids (int32), weights (float64)
+    tokens: dict[str, list[np.ndarray]] = field(default_factory=dict)  # per embedder, per chunk (int32)
 
     def sparse_vectors(self) -> list[tuple[list[int], list[float]]]:
-        return self.sparse if self.sparse is not None else [document_vector(c.text) for c in self.chunks]
+        """Per chunk its BM25 vector as ``document_vector`` gives it (computed now if not before)."""
+        if self.sparse is None:
+            return [document_vector(c.text) for c in self.chunks]
+        return [(ids.tolist(), weights.tolist()) for ids, weights in self.sparse]
+
+    def chunk_tokens(self, embedder: str) -> list[list[int] | None]:
+        """Per chunk its tokens for ``embedder`` as its tokenizer gave them, or None (not tokenized)."""
+        tokens = self.tokens.get(embedder)
+        return [t.tolist() for t in tokens] if tokens is not None else [None] * len(self.chunks)
 
 
 def prepare(article: Article, settings: Settings, collection: str | None = None, *,
@@ -79,10 +95,12 @@ def prepare(article: Article, settings: Settings, collection: str | None = None,
                         settings.chunk_overlap_tokens)
     item = Prepared(article, article.content_hash(), chunks)
     if known is not None and known.get(article.id) != {item.digest: len(chunks)}:
-        item.sparse = item.sparse_vectors()
+        item.sparse = [(np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float64))
+                       for ids, weights in item.sparse_vectors()]  # term ids are 31-bit
         if tokenizers:
             texts = [embed_text(article, c, settings.embed_title) for c in chunks]
-            item.tokens = {name: tokenize(texts) for name, tokenize in tokenizers.items()}
+            item.tokens = {name: [np.asarray(t, dtype=np.int32) for t in tokenize(texts)]
+                           for name, tokenize in tokenizers.items()}
     return item
 
 
@@ -147,6 +165,9 @@ def read_prepared(path: Path, settings: Settings, name: str | None = None, colle
                                                                  tokenizers=tokenizers)
 
 
+# A worker prepares a file in full only up to this size (see the module's docstring).
+FULL_PREPARE_MAX_BYTES = 32 * 1024 * 1024
+
 # Parser processes yield the cores to the encoder: a niceness of 15 gives them ~1/30 of a
 # core's time against a busy process of niceness 0, and all of an idle one.
 WORKER_NICENESS = 15
@@ -196,13 +217,18 @@ def _die_with_parent(parent: int) -> None:
 
 def _read_in_worker(path: Path, name: str | None, collection: str | None, known: Versions) -> FileResult:
     assert _worker_settings is not None
-    return FileResult(path, list(read_prepared(path, _worker_settings, name, collection, known, _worker_tokenizers)))
+    try:
+        in_full: Versions | None = known if path.stat().st_size <= FULL_PREPARE_MAX_BYTES else None
+    except OSError:  # gone or unreadable: read_items says so
+        in_full = known
+    return FileResult(path, list(read_prepared(path, _worker_settings, name, collection, in_full, _worker_tokenizers)))
 
 
 class ParserPool:
     """Parser processes, started when first needed (``start``) and then kept for every
     ingest given the pool until ``close`` (the app keeps one: an upload then waits for no
-    process to boot). ``ready()`` once a worker is up."""
+    process to boot). ``ready()`` once a worker is up. A pool whose process died (a file
+    crashed it, in this ingest or an earlier one) gets new processes at the next submit."""
 
     def __init__(self, workers: int, settings: Settings):
         self.workers, self.settings = max(1, workers), settings
@@ -212,18 +238,32 @@ class ParserPool:
         # and an ingest's reader thread ends with the ingest, while the pool serves the next.
         self._spawner: ThreadPoolExecutor | None = None
         self._started: Future | None = None
-        self._used = False
+        self._used = self._closed = False
+        self._lock = threading.Lock()
 
     @property
     def running(self) -> bool:
         return self.executor is not None
 
     def start(self) -> ParserPool:
+        with self._lock:
+            self._start()
+        return self
+
+    def _start(self) -> None:
+        if self._closed:
+            raise RuntimeError("the parser processes were shut down (the assistant was closed)")
         if self.executor is None:
             self._spawner = ThreadPoolExecutor(1, thread_name_prefix="parser-spawner")
-            self.executor = self._new(self.workers)
-            self._started, self._used = self._spawner.submit(self.executor.submit, _ready).result(), False
-        return self
+            self._renew()
+
+    def _renew(self) -> None:
+        assert self._spawner is not None
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._new(self.workers)
+        self._started = self._spawner.submit(self.executor.submit, _ready).result()
+        self._used = False
 
     def ready(self) -> bool:
         return self._started is not None and self._started.done()
@@ -234,16 +274,26 @@ class ParserPool:
                                    initializer=_init_worker, initargs=(self.settings, os.getpid()))
 
     def submit(self, path: Path, name: str | None, collection: str | None, known: Versions) -> Future:
-        self.start()
-        assert self.executor is not None and self._spawner is not None
+        with self._lock:
+            self._start()
+            try:
+                return self._submit(path, name, collection, known)
+            except BrokenProcessPool:
+                # A process died since the last submit: the files in flight say so when collected
+                # (and are read again alone); this one goes to new processes.
+                self._renew()
+                return self._submit(path, name, collection, known)
+
+    def _submit(self, path: Path, name: str | None, collection: str | None, known: Versions) -> Future:
+        assert self._spawner is not None and self.executor is not None
         self._used = True
         return self._spawner.submit(self.executor.submit, _read_in_worker, path, name, collection, known).result()
 
     def renew(self) -> None:
-        """A fresh set of processes, after one died."""
-        if self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
-            self.executor = self._new(self.workers)
+        """New processes, after one died."""
+        with self._lock:
+            if self.executor is not None and not self._closed:
+                self._renew()
 
     def alone(self, path: Path, name: str | None, collection: str | None, known: Versions) -> FileResult:
         """Read one file in a process of its own: the suspect after a worker died."""
@@ -255,15 +305,18 @@ class ParserPool:
                                                                           "(a crash or out of memory)")])
 
     def close(self) -> None:
-        if self.executor is None:
-            return
-        if not self._used:  # nothing was sent to it: do not wait for a worker still starting
-            for process in list(getattr(self.executor, "_processes", {}).values()):
-                process.kill()
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        if self._spawner is not None:
-            self._spawner.shutdown(wait=True)
-        self.executor = self._spawner = self._started = None
+        """Stop the processes, for good (waiting for the files they are reading)."""
+        with self._lock:
+            self._closed = True
+            if self.executor is None:
+                return
+            if not self._used:  # nothing was sent to it: do not wait for a worker still starting
+                for process in list(getattr(self.executor, "_processes", {}).values()):
+                    process.kill()
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            if self._spawner is not None:
+                self._spawner.shutdown(wait=True)
+            self.executor = self._spawner = self._started = None
 
 
 def read_files(files: Iterable[Path], settings: Settings, workers: int, names: dict[str, str] | None = None,

@@ -72,6 +72,37 @@ def test_workers_give_the_same_store_and_report_as_parsing_here(assistant_factor
     assert again.unchanged == r1.ingested and again.ingested == again.updated == 0
 
 
+def test_kept_parser_processes_recover_from_a_killed_worker_and_stop_with_the_assistant(assistant_factory, tmp_path):
+    """A worker killed between two ingests (as a file crashing it would) leaves the next ingest
+    whole; closing the assistant stops the processes for good."""
+    import os
+    import signal
+
+    root = _archive(tmp_path / "archive")
+    paths = [root / "b", root / "a"]
+    here = assistant_factory(data_dir=str(tmp_path / "here"), ingest_workers=0)
+    kept = assistant_factory(data_dir=str(tmp_path / "kept"), ingest_workers=1)
+    pool = kept.start_parsers()
+    _wait_until_ready(kept)
+    (root / "a" / "new.md").write_text("# Port\n\n" + FR_BODY.replace("port", "quai"), encoding="utf-8")
+    pids = list(pool.executor._processes)
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    first = kept.ingest(paths)
+    assert first.ingested >= 15 and not [f for f in first.failed if "died" in f["error"]]
+    expected = here.ingest(paths)
+    assert first.to_dict() | {"elapsed": 0} == expected.to_dict() | {"elapsed": 0}
+    assert _store(kept) == _store(here)
+    kept.close()
+    assert not pool.running
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.start()
+
+
 @pytest.mark.parametrize("batches_later", [1, 6])
 def test_an_id_repeated_in_a_later_batch_leaves_one_version(assistant_factory, tmp_path, batches_later):
     """The writer thread may be a batch behind: a repeated id must still replace, not duplicate;
@@ -160,10 +191,29 @@ def test_workers_prepare_in_full_only_what_the_store_lacks(make_settings, tmp_pa
         assert item.sparse_vectors() == [document_vector(c.text) for c in item.chunks]
 
     texts = [embed_text(item.article, c, settings.embed_title) for item in full for c in item.chunks]
-    tokens = [t for item in full for t in item.tokens.get("use") or [None] * len(item.chunks)]
+    tokens = [t for item in full for t in item.chunk_tokens("use")]
     assert None in tokens and any(t is not None for t in tokens)
     use = UseEmbedder(threads=1)
     assert np.array_equal(use.embed_passages(texts, tokens=tokens), use.embed_passages(texts))
+
+
+def test_a_worker_prepares_a_large_file_only_as_far_as_the_ingesting_process_would(make_settings, tmp_path,
+                                                                                    monkeypatch):
+    """Over FULL_PREPARE_MAX_BYTES a file comes back hashed and chunked only (its tokens and BM25
+    vectors would take several times its size in both processes)."""
+    from assistant.embed import passage_tokenizers
+    from ingest import workers
+
+    settings = make_settings()
+    path = write_jsonl(tmp_path / "export.jsonl", read_jsonl(CORPORA / "xquad" / "corpus.en.jsonl", limit=4))
+    monkeypatch.setattr(workers, "_worker_settings", settings)
+    monkeypatch.setattr(workers, "_worker_tokenizers", passage_tokenizers(settings))
+    small = workers._read_in_worker(path, None, None, {}).items
+    assert len(small) == 4 and all(item.sparse is not None and item.tokens for item in small)
+    monkeypatch.setattr(workers, "FULL_PREPARE_MAX_BYTES", path.stat().st_size - 1)
+    large = workers._read_in_worker(path, None, None, {}).items
+    assert [i.digest for i in large] == [i.digest for i in small]
+    assert all(item.sparse is None and not item.tokens for item in large)
 
 
 @pytest.mark.parametrize("preset", [None, "7"])
