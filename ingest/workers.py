@@ -13,20 +13,20 @@ An article the store already holds as it is (``known``: what the store holds of 
 looked up by the ingesting process by ``source_path``) is only hashed and chunked: a
 re-ingest costs no BM25 or tokenizing. (Members of ZIP archives, mailboxes and mail
 attachments carry their member's name, 'x.zip!a.html', which that lookup does not see:
-they are prepared in full again; what is written is decided in the pipeline either way.) Articles read in this process are prepared the same lazy way, their BM25
-vectors and tokens computed only for those written. Files are read here until a worker is
-up, so small ingests and re-ingests do not wait for the workers to start; a ``ParserPool``
-given by the caller (the app's) stays up between ingests.
+they are prepared in full again; what is written is decided in the pipeline either way.)
+Articles read in this process are prepared the same lazy way, their BM25 vectors and tokens
+computed only for those written. Files are read here until a worker is up, so small
+ingests and re-ingests do not wait for the workers to start; a ``ParserPool`` given by the
+caller (the app's) stays up between ingests.
 
 At most ``2 × workers`` files are in flight, so memory stays bounded however large the
 archive is (each file is also bounded by ``max_file_mb``). A file prepared in full takes
 about 7× its size in memory (its articles and chunks 2.7×, tokens and BM25 vectors as numpy
 arrays; as Python lists 23×), so files over ``FULL_PREPARE_MAX_BYTES`` come back only
-hashed and chunked, like files read here. Results come back in the
-order the files were listed, so ids, report lines and writes are the same whatever
-the number of workers. A file that kills its parser process (a native crash, the
-kernel's OOM killer) is read again alone; if it kills that process too, it becomes
-one report line and the batch goes on.
+hashed and chunked, like files read here. Results come back in the order the files were
+listed, so ids, report lines and writes are the same whatever the number of workers. A
+file that kills its parser process (a native crash, the kernel's OOM killer) is read again
+alone; if it kills that process too, it becomes one report line and the batch goes on.
 """
 from __future__ import annotations
 
