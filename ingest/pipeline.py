@@ -336,11 +336,9 @@ def write_articles(
     texts = [embed_text(item.article, c, settings.embed_title) for item, _ in todo for c in item.chunks]
     vectors = {}
     for e in embedders if texts else []:
-        if any(e.name in item.tokens for item, _ in todo):  # tokenized by a parser process (not all, maybe)
-            tokens = [t for item, _ in todo for t in item.chunk_tokens(e.name)]
-            vectors[e.name] = np.asarray(e.embed_passages(texts, tokens=tokens), dtype=np.float32)  # type: ignore[call-arg]
-        else:
-            vectors[e.name] = np.asarray(e.embed_passages(texts), dtype=np.float32)
+        tokenized = any(e.name in item.tokens for item, _ in todo)  # by a parser process (not all, maybe)
+        given = {"tokens": [t for item, _ in todo for t in item.chunk_tokens(e.name)]} if tokenized else {}
+        vectors[e.name] = np.asarray(e.embed_passages(texts, **given), dtype=np.float32)
     planned = _Planned(todo, vectors)
     if writer is None:
         _write(planned, store)
