@@ -9,6 +9,7 @@ import weakref
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -17,6 +18,16 @@ from .settings import Settings
 from .sparse import query_vector
 from .store import Hit, SearchFilter, Store
 from .unicode_ranges import CJK_CHAR
+
+
+def safe_url(url: str | None) -> str:
+    """A link only when it is a plain http(s) URL with a host; anything else (javascript:, data:,
+    relative, spaced or quoted) becomes "". Applied to every passage, so no face shows another."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or re.search(r"[\s<>\"'`]", url):
+        return ""
+    return url
 
 
 RESULT_KEYS = ("article_id", "chunk_id", "title", "source", "url", "published", "lang", "text", "start", "end", "score",
@@ -53,7 +64,7 @@ class Passage:
             chunk_id=p.get("chunk_id", hit.id),
             title=p.get("title", ""),
             source=p.get("source", ""),
-            url=p.get("url", ""),
+            url=safe_url(p.get("url")),
             published=p.get("published"),
             lang=p.get("lang", ""),
             text=p.get("text", ""),
