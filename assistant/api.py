@@ -265,20 +265,18 @@ def create_api(assistant: Assistant, users: Users | None = None, sessions: WebSe
             limited(f"ip:{address}")
             return Principal(None, None, admin=True)
         claim = credentials.claimed(request)
-        if claim is None:
+        if claim is not None:
+            wait = backoff.wait(claim[0], address)
+            if wait:
+                message, extra = too_many(wait, "too many failed logins")
+                raise HTTPException(429, message, headers=extra)
+        if claim is None or not credentials.verify(*claim):
+            if claim is not None:
+                backoff.failed(claim[0], address)
             limited(f"ip:{address}")
             raise HTTPException(401, "log in: send HTTP Basic credentials of a user in the users file",
                                 headers={"WWW-Authenticate": 'Basic realm="newsroom", charset="UTF-8"'})
-        name, password = claim
-        wait = backoff.wait(name, address)
-        if wait:
-            message, extra = too_many(wait, "too many failed logins")
-            raise HTTPException(429, message, headers=extra)
-        if not credentials.verify(name, password):
-            backoff.failed(name, address)
-            limited(f"ip:{address}")
-            raise HTTPException(401, "log in: send HTTP Basic credentials of a user in the users file",
-                                headers={"WWW-Authenticate": 'Basic realm="newsroom", charset="UTF-8"'})
+        name = claim[0]
         backoff.succeeded(name, address)
         limited(f"user:{name}")
         return Principal(name, users.collections_for(name), users.is_admin(name))

@@ -273,3 +273,24 @@ def test_the_upload_ledger_claims_each_file_once_and_only_inside_its_folder(tmp_
     assert ledger.claim("alice", str(own)) == own.resolve()
     with pytest.raises(InputError):
         ledger.claim("alice", str(own))
+
+
+def test_failed_login_back_off_doubles_to_a_cap_and_never_locks():
+    from assistant.limits import ADDRESS_FREE, BACKOFF_CAP_S, PAIR_FREE, Backoff
+
+    now = [0.0]
+    backoff = Backoff(clock=lambda: now[0])
+    for _ in range(PAIR_FREE):
+        assert backoff.wait("reporter", "203.0.113.9") == 0
+        backoff.failed("reporter", "203.0.113.9")
+    waits = []
+    for _ in range(30):  # an attacker who waits out every delay and fails again
+        now[0] += backoff.wait("reporter", "203.0.113.9")
+        backoff.failed("reporter", "203.0.113.9")
+        waits.append(backoff.wait("reporter", "203.0.113.9"))
+    assert waits[:3] == [1.0, 2.0, 4.0] and max(waits) == BACKOFF_CAP_S  # doubling, then capped: never a lock
+    assert backoff.wait("reporter", "198.51.100.7") == 0  # the reporter elsewhere is untouched
+    assert backoff.wait("editor", "203.0.113.9") > 0  # one address trying many names backs off too
+    assert ADDRESS_FREE > PAIR_FREE
+    backoff.succeeded("reporter", "203.0.113.9")
+    assert backoff.wait("reporter", "198.51.100.7") == 0
