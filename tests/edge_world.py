@@ -60,5 +60,8 @@ def build_world(root: Path) -> World:
     return World(root / "data", users)
 
 
-def leaks(text: str, markers: tuple[str, ...]) -> list[str]:
+def leaks(text: str, markers: tuple[str, ...], sent: tuple[str, ...] = ()) -> list[str]:
+    """Markers in a response, not counting the words the caller sent themselves (echoed back)."""
+    for words in sorted(sent, key=len, reverse=True):
+        text = text.replace(json.dumps(words, ensure_ascii=False)[1:-1], "").replace(words, "")
     return [m for m in markers if m.lower() in text.lower()]
