@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import ParrotFakeChatModel
-from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import RunnablePassthrough
 
 from assistant.errors import BackendError, ConfigError
 from assistant.langchain_retriever import NewsroomRetriever, format_documents
 from conftest import start_app
 from edge_world import APOLLO, EMBARGOED, EMBEDDERS, PASSWORDS, RESTRICTED, RESTRICTED_ID, build_world, leaks
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -50,18 +51,19 @@ def test_embedded_documents_carry_what_a_citation_needs(embedded):
     assert asyncio.run(NewsroomRetriever(assistant=embedded, k=3).ainvoke(APOLLO)) == docs
 
 
-def test_a_retrieval_chain_with_a_fake_chat_model(embedded):
-    """The README's chain, with langchain-core's parrot model (it answers with the prompt it was given)."""
-    retriever = NewsroomRetriever(assistant=embedded, k=3)
-    llm = ParrotFakeChatModel()
-    prompt = ChatPromptTemplate.from_messages([
-        ("system", "Answer from the numbered sources only and cite them as [n]."),
-        ("human", "Sources:\n{context}\n\nQuestion: {question}"),
-    ])
-    chain = {"context": retriever | format_documents, "question": RunnablePassthrough()} | prompt | llm | StrOutputParser()
-    out = chain.invoke(APOLLO)
+def test_the_readme_chain_with_a_fake_chat_model(embedded, capsys):
+    """The README's chain block, run with langchain-core's parrot model (it answers with the prompt it was given)."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+    (block,) = [b for b in blocks if "chain = " in b]
+    # What the README's block before it defines: the retriever (embedded here) and format_documents.
+    scope = {"retriever": NewsroomRetriever(assistant=embedded, k=3), "llm": ParrotFakeChatModel(),
+             "format_documents": format_documents}
+    exec(compile(block, "README.md", "exec"), scope)
+    printed = capsys.readouterr().out
+    assert printed.startswith("Sources:\n[1] ") and printed.rstrip().endswith("Question: Who signed the agreement?")
+    out = scope["chain"].invoke(APOLLO)
     assert out.startswith("Sources:\n[1] ") and "Grissom" in out and out.endswith(f"Question: {APOLLO}")
-    assert asyncio.run(chain.ainvoke(APOLLO)) == out
+    assert asyncio.run(scope["chain"].ainvoke(APOLLO)) == out
 
 
 def test_one_archive_must_be_named(embedded):

@@ -52,12 +52,12 @@ def _leaked(results: list[dict], holdings: dict) -> list[str]:
     return found
 
 
-def _stdio(world, *args: str) -> Client:
+def _stdio(world, *args: str, env: dict[str, str] | None = None) -> Client:
     return Client(StdioServerParameters(command=sys.executable, args=["-m", "assistant.cli", "mcp", *args],
-                                        env=world.env()), read_timeout_seconds=180)
+                                        env=world.env(**(env or {}))), read_timeout_seconds=180)
 
 
-def test_stdio_runs_as_the_configured_user(world):
+def test_stdio_runs_as_the_configured_user_or_sees_all_with_logins_off(world):
     async def alice():
         async with _stdio(world, "--user", "alice") as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
@@ -72,11 +72,11 @@ def test_stdio_runs_as_the_configured_user(world):
     assert holdings and json.dumps(holdings).count("Wikipedia (XQuAD)") >= 1
     assert bad.is_error and "since" in bad.content[0].text
 
-    async def editor():
-        async with _stdio(world, "--user", "editor") as client:
+    async def logins_off():  # the control: with logins off, stdio sees every collection (not the embargo)
+        async with _stdio(world, env={"NEWSROOM_AUTH": "off"}) as client:
             return await _calls(client, [("search", {"query": APOLLO, "k": 3}), ("ask", {"question": APOLLO})])
 
-    search, answer = asyncio.run(editor())
+    search, answer = asyncio.run(logins_off())
     assert search["results"][0]["article_id"] == RESTRICTED_ID
     assert answer["citations"][0]["article_id"] == RESTRICTED_ID and not answer["abstained"]
     assert not leaks(json.dumps([search, answer]), EMBARGOED)
