@@ -22,9 +22,9 @@ from starlette.responses import JSONResponse
 
 from .api import Principal, check_serving, create_api
 from .auth import Users, load_users
+from .bearer import bearer_or_basic
 from .errors import ConfigError, NewsroomError
-from .limits import LimitsMiddleware, TokenBucket, rules_from
-from .openai_chat import bearer_or_basic
+from .limits import Backoff, LimitsMiddleware, TokenBucket, rules_from
 from .service import Assistant, Filters
 from .settings import Settings
 
@@ -154,7 +154,10 @@ def http_app(assistant: Assistant, users: Users) -> Any:
     server = create_mcp(assistant, stdio_collections=())
     inner = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=settings.host)
     login = bearer_or_basic(create_api(assistant, users).state.principal)  # the app's own login check
-    return LimitsMiddleware(_Login(inner, login), rules=rules_from(settings), bucket=TokenBucket(settings.rate_per_minute))
+    # Body size, cross-site refusal and security headers as on the app; the rate per user and the
+    # failed-login back-off are the login check's own.
+    return LimitsMiddleware(_Login(inner, login), rules=rules_from(settings), bucket=TokenBucket(settings.rate_per_minute),
+                            backoff=Backoff())
 
 
 def stdio_collections(users: Users, user: str | None) -> tuple[str, ...] | None:

@@ -10,29 +10,31 @@ as its API key); each user sees only their collections, and embargoed articles n
 """
 from __future__ import annotations
 
-import base64
+import itertools
 import json
 import logging
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterator
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException
 
 from ingest.normalize import detect_language
 
 from .answer import Answer
-from .api import FilterBody, Principal, narrowed
+from .api import MAX_HISTORY_ITEMS, FilterBody, Message, Principal, narrowed
+from .bearer import bearer_or_basic
 from .errors import InputError, NewsroomError
 from .i18n import t
-from .retrieve import Passage
-from .service import Assistant
+from .inputs import history_pairs, recent_turns
+from .retrieve import Passage, safe_url
+from .service import Assistant, Filters
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +45,9 @@ MODELS: dict[str, str] = {
     "newsroom-check": "the passages that support, contradict or mention the claim in the last message",
     "newsroom-quote": "every place the words of the last message appear, earliest first",
 }
-MAX_MESSAGES = 100  # a long conversation from a front end; only the last turns feed retrieval
-MAX_HISTORY = 20  # question/answer pairs kept, as the API's AskBody.history allows
 CLOSEST_SHOWN = 3  # sources listed under an abstention
 CREATED = 1_765_000_000  # a fixed "created" time for the model list (the models are modes, not releases)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&])")  # as export.md_escape: what makes links, images, HTML
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-    def text(self) -> str:
-        """The text of the message (the text parts of a multi-part message)."""
-        if isinstance(self.content, list):
-            return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
-        return self.content or ""
 
 
 class ChatBody(BaseModel):
@@ -67,25 +55,17 @@ class ChatBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     model: str = "newsroom"
-    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_HISTORY_ITEMS + 1)
     stream: bool = False
     newsroom: FilterBody | None = Field(default=None, description="filters: lang, source, since, until, collection")
 
 
-def conversation(messages: list[Message]) -> tuple[str, list[tuple[str, str]]]:
-    """The question (the last user message) and the earlier turns as (question, answer) pairs."""
-    turns = [m for m in messages if m.role in ("user", "assistant")]
-    if not turns or turns[-1].role != "user":
+def conversation(messages: list[Message], settings: Settings) -> tuple[str, list[tuple[str, str]]]:
+    """The question (the last message, the user's) and the latest earlier turns that fit the history bounds."""
+    if messages[-1].role != "user":
         raise InputError("the last message must be the user's question")
-    history: list[tuple[str, str]] = []
-    pending: str | None = None
-    for m in turns[:-1]:
-        if m.role == "user":
-            pending = m.text()
-        elif pending is not None:
-            history.append((pending, m.text()))
-            pending = None
-    return turns[-1].text(), history[-MAX_HISTORY:]
+    question = history_pairs([messages[-1].model_dump()])[0][0]
+    return question, recent_turns(history_pairs(m.model_dump() for m in messages[:-1]), settings)
 
 
 def md_inline(text: str) -> str:
@@ -99,7 +79,7 @@ def source_line(n: int, title: str, outlet: str, published: str | None, url: str
     meta = ", ".join(md_inline(x) for x in (outlet, (published or "")[:10]) if x)
     head = f"{n}. " + (f"*{md_inline(label)}* — " if label else "") + (md_inline(title) or "(untitled)")
     head += f" — {meta}" if meta else ""
-    head += f" <{url}>" if re.match(r"^https?://[^\s<>\"'`]+$", url or "", re.IGNORECASE) else ""
+    head += f" <{safe_url(url)}>" if safe_url(url) else ""
     return head + (f"\n   > {md_inline(' '.join(quote.split()))}" if quote else "")
 
 
@@ -131,14 +111,15 @@ class Reply:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def _passages(question: str, passages: list[Passage]) -> Reply:
+def _sources(assistant: Assistant, question: str, flt: Filters, collections: tuple[str, ...] | None) -> Reply:
+    passages = assistant.search(question, flt, collections=collections)
     lang = detect_language(question)
     lines = [source_line(i, p.title, p.source, p.published, p.url, p.text) for i, p in enumerate(passages, 1)]
     text = _block(t("found_passages", lang), lines).strip() or t("no_sources", lang)
     return Reply(text, {"results": [p.to_result() for p in passages]})
 
 
-def _check(assistant: Assistant, claim: str, flt: Any, collections: tuple[str, ...] | None) -> Reply:
+def _check(assistant: Assistant, claim: str, flt: Filters, collections: tuple[str, ...] | None) -> Reply:
     result = assistant.check(claim, flt, collections=collections)
     lang = detect_language(claim)
     if not result.evidence:
@@ -150,7 +131,7 @@ def _check(assistant: Assistant, claim: str, flt: Any, collections: tuple[str, .
     return Reply((lead + _block(t("evidence", lang), lines)).strip(), result.to_dict())
 
 
-def _quote(assistant: Assistant, words: str, flt: Any, collections: tuple[str, ...] | None) -> Reply:
+def _quote(assistant: Assistant, words: str, flt: Filters, collections: tuple[str, ...] | None) -> Reply:
     result = assistant.quote(words, flt, collections=collections)
     lang = detect_language(words)
     if not result.hits:
@@ -177,7 +158,7 @@ def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = Non
 def _stream_answer(cid: str, model: str, first: str | Answer, events: Iterator[str | Answer]) -> Iterator[str]:
     yield _chunk(cid, model, {"role": "assistant", "content": ""})
     try:
-        for event in _chain(first, events):
+        for event in itertools.chain((first,), events):
             if isinstance(event, Answer):
                 yield _chunk(cid, model, {"content": answer_sources(event)})
                 yield _chunk(cid, model, {}, "stop", newsroom=event.to_dict())
@@ -195,35 +176,6 @@ def _stream_reply(cid: str, model: str, reply: Reply) -> Iterator[str]:
     yield _chunk(cid, model, {"role": "assistant", "content": reply.text})
     yield _chunk(cid, model, {}, "stop", newsroom=reply.data)
     yield "data: [DONE]\n\n"
-
-
-def _chain(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str | Answer]:
-    yield first
-    yield from rest
-
-
-def bearer_or_basic(principal: Callable[[Request], Principal]) -> Callable[[Request], Principal]:
-    """The API's login dependency, also taking ``Authorization: Bearer NAME:PASSWORD``.
-
-    Chat front ends send their API key as a Bearer token: the key is the user's name and password
-    joined by a colon, checked exactly as HTTP Basic credentials are (same users file, same memo).
-    """
-
-    def who(request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        if header[:7].lower() == "bearer ":
-            basic = b"Basic " + base64.b64encode(header[7:].strip().encode("utf-8"))
-            headers = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"authorization"]
-            request = Request({**request.scope, "headers": [*headers, (b"authorization", basic)]})
-        try:
-            return principal(request)
-        except HTTPException as exc:
-            if exc.status_code != 401:
-                raise
-            raise HTTPException(401, "log in: send HTTP Basic credentials, or NAME:PASSWORD of a user in the users "
-                                     "file as a Bearer token (the API key)", headers=exc.headers) from exc
-
-    return who
 
 
 class OpenAIErrorRoute(APIRoute):
@@ -267,7 +219,7 @@ def chat_router(assistant: Assistant, principal: Callable[[Request], Principal])
         """A chat turn: the answer (or the mode's result) as Markdown, the structured result in ``newsroom``."""
         if body.model not in MODELS:
             raise InputError(f"no model {body.model!r}: use one of {', '.join(MODELS)} (GET /v1/models)")
-        question, history = conversation(body.messages)
+        question, history = conversation(body.messages, assistant.settings)
         filters = body.newsroom or FilterBody()
         collections = narrowed(who.collections, filters.collection)
         cid = f"chatcmpl-{uuid.uuid4().hex}"
@@ -280,7 +232,7 @@ def chat_router(assistant: Assistant, principal: Callable[[Request], Principal])
             answer = [e for e in events if isinstance(e, Answer)][-1]
             return _completion(cid, body.model, md_inline(answer.answer) + answer_sources(answer), answer.to_dict())
         if body.model == "newsroom-sources":
-            reply = _passages(question, assistant.search(question, filters.filters(), collections=collections))
+            reply = _sources(assistant, question, filters.filters(), collections)
         elif body.model == "newsroom-check":
             reply = _check(assistant, question, filters.filters(), collections)
         else:

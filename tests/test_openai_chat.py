@@ -7,7 +7,8 @@ import httpx
 import openai
 import pytest
 
-from assistant.openai_chat import Message, conversation
+from assistant.api import Message
+from assistant.openai_chat import conversation
 from conftest import start_app
 from edge_world import APOLLO, EMBARGOED, PASSWORDS, RESTRICTED, RESTRICTED_ID, build_world, leaks
 
@@ -94,8 +95,11 @@ def test_bad_requests_are_one_line_errors(app_url):
         chat.chat.completions.create(model="newsroom", messages=[{"role": "user", "content": "  "}], stream=True)
 
 
-def test_messages_become_the_question_and_its_history():
+def test_messages_become_the_question_and_its_latest_turns(make_settings):
+    settings = make_settings(max_history_turns=2)
     msgs = [Message(role="system", content="rules"), Message(role="user", content="Who named Apollo 1?"),
-            Message(role="assistant", content="Grissom, White and Chaffee [1]"),
+            Message(role="assistant", content="Grissom, White and Chaffee [1]"), Message(role="user", content="Why?"),
+            Message(role="assistant", content="A motivational focus [1]"), Message(role="user", content="And then?"),
+            Message(role="assistant", content="A fire [1]"),
             Message(role="user", content=[{"type": "text", "text": "When?"}, {"type": "image_url", "image_url": {}}])]
-    assert conversation(msgs) == ("When?", [("Who named Apollo 1?", "Grissom, White and Chaffee [1]")])
+    assert conversation(msgs, settings) == ("When?", [("Why?", "A motivational focus [1]"), ("And then?", "A fire [1]")])
