@@ -109,16 +109,15 @@ def test_http_requires_logins_and_applies_each_users_collections(world):
         assert anonymous.status_code == 401 and "log in" in anonymous.json()["error"]
         assert httpx.post(url, json={}, auth=("alice", "wrong")).status_code == 401
 
-        async def session(headers: dict[str, str], probes: list[tuple[str, dict]]) -> tuple[list[dict], dict]:
-            async with httpx2.AsyncClient(headers=headers, timeout=180) as http:
+        async def session(login: dict, probes: list[tuple[str, dict]]) -> tuple[list[dict], dict]:
+            async with httpx2.AsyncClient(**login, timeout=180) as http:  # as in the README
                 async with Client(streamable_http_client(url, http_client=http), read_timeout_seconds=180) as client:
                     assert {t.name for t in (await client.list_tools()).tools} == TOOLS
                     return await _calls(client, probes), await _holdings(client)
 
-        basic = httpx.BasicAuth("alice", PASSWORDS["alice"])._auth_header
-        results, holdings = asyncio.run(session({"Authorization": basic}, PROBES))
+        results, holdings = asyncio.run(session({"auth": ("alice", PASSWORDS["alice"])}, PROBES))
         assert results[0]["results"] and not _leaked(results, holdings)
-        bearer = {"Authorization": f"Bearer editor:{PASSWORDS['editor']}"}
+        bearer = {"headers": {"Authorization": f"Bearer editor:{PASSWORDS['editor']}"}}
         (search,), holdings = asyncio.run(session(bearer, [("search", {"query": APOLLO, "k": 3})]))
         assert search["results"][0]["article_id"] == RESTRICTED_ID and "Secret Desk Wire" in json.dumps(holdings)
     finally:
