@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from .api import Principal, check_serving, create_api
 from .auth import Users, load_users
 from .bearer import bearer_or_basic
-from .errors import ConfigError, NewsroomError
+from .errors import ConfigError, NewsroomError, StoreLockedError
 from .limits import Backoff, LimitsMiddleware, TokenBucket, rules_from
 from .service import Assistant, Filters
 from .settings import Settings
@@ -183,7 +183,11 @@ def serve_mcp(settings: Settings, transport: str, user: str | None = None) -> No
     collections = stdio_collections(users, user) if transport == "stdio" else ()
     assistant = Assistant(settings)
     try:
-        assistant.store  # a store held by another process fails here, with its one-line message
+        try:
+            assistant.store  # a store held by another process fails here, not at the first tool call
+        except StoreLockedError as exc:
+            raise StoreLockedError(f"{str(exc).split(';')[0]}; the embedded store serves one process: give `newsroom "
+                                   "mcp` its own NEWSROOM_DATA_DIR, or use a Qdrant server (NEWSROOM_QDRANT_URL)") from exc
         if transport == "stdio":
             create_mcp(assistant, collections).run("stdio")
             return

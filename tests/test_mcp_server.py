@@ -14,7 +14,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from edge_world import APOLLO, EMBARGOED, PASSWORDS, RESTRICTED, RESTRICTED_ID, build_world, leaks
+from edge_world import APOLLO, EMBARGOED, EMBEDDERS, PASSWORDS, RESTRICTED, RESTRICTED_ID, build_world, leaks
 
 TOOLS = {"search", "ask", "check_claim", "find_quote", "coverage"}
 # One call of every tool that would reach the restricted desk or the embargoed article if it could.
@@ -82,11 +82,24 @@ def test_stdio_runs_as_the_configured_user_or_sees_all_with_logins_off(world):
     assert not leaks(json.dumps([search, answer]), EMBARGOED)
 
 
-def test_stdio_needs_a_user_when_logins_are_on(world):
-    for args, expected in (([], "--user NAME"), (["--user", "mallory"], "no user 'mallory'")):
-        done = subprocess.run([sys.executable, "-m", "assistant.cli", "mcp", *args], env=world.env(),
+def test_stdio_needs_a_user_when_logins_are_on_and_the_store_to_itself(world):
+    def mcp(*args: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "assistant.cli", "mcp", *args], env=world.env(**env),
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+    for args, expected in (([], "--user NAME"), (["--user", "mallory"], "no user 'mallory'")):
+        done = mcp(*args)
         assert done.returncode == 2 and expected in done.stderr and done.stdout == ""
+    from assistant.service import Assistant
+    from assistant.settings import load_settings
+
+    holder = Assistant(load_settings(env={}, data_dir=str(world.data), embedders=EMBEDDERS, ingest_workers=0))
+    try:
+        holder.store  # as a running `newsroom serve` holds it
+        done = mcp(NEWSROOM_AUTH="off")
+        assert done.returncode == 3 and "its own NEWSROOM_DATA_DIR" in done.stderr
+    finally:
+        holder.close()
 
 
 def test_http_requires_logins_and_applies_each_users_collections(world):
