@@ -282,8 +282,8 @@ def create_api(assistant: Assistant, users: Users | None = None, sessions: WebSe
         return Principal(name, users.collections_for(name), users.is_admin(name))
 
     api.state.principal = principal  # for routes added elsewhere (the ingest route)
-    from .openai_chat import chat_router  # here: it imports this module's request models
-    api.include_router(chat_router(assistant, principal))
+    from .connectors import add_connectors  # here: they import this module's request models
+    add_connectors(api, assistant, principal)  # /v1 (OpenAI-compatible chat) and /mcp
 
     # The schema and its two readers, behind the same login as the routes they describe.
     @api.get("/openapi.json", include_in_schema=False)

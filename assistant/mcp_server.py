@@ -1,18 +1,20 @@
-"""`newsroom mcp`: the archive's tools for AI assistants over the Model Context Protocol (the official SDK).
+"""The archive's tools for AI assistants over the Model Context Protocol (the official SDK).
 
 Tools: ``search``, ``ask``, ``check_claim``, ``find_quote``, ``coverage``; the holdings as the resource
-``newsroom://holdings``. Over stdio the server runs as one user (``--user NAME`` from the users file,
-or everyone's archive when logins are off). Over streamable HTTP every request logs in as on the app
-(HTTP Basic, or ``Bearer NAME:PASSWORD``; same users file, same check), and each tool sees only that
-user's collections; the embargo applies to everyone, as everywhere.
+``newsroom://holdings``. Over streamable HTTP (the app's ``/mcp``, or ``newsroom mcp --transport http``)
+every request logs in as on the app (HTTP Basic, or ``Bearer NAME:PASSWORD``; same users file, same
+check) and each tool sees only that user's collections. Over stdio (``newsroom mcp``) the server runs
+as one user (``--user NAME``), or sees everything when logins are off. The embargo holds everywhere.
 """
 from __future__ import annotations
 
 import functools
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import anyio
+from fastapi import FastAPI
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -148,15 +150,37 @@ class _Login:
         await self.app(scope, receive, send)
 
 
-def http_app(assistant: Assistant, users: Users) -> Any:
-    """The streamable HTTP app at ``/mcp``, behind the app's logins and request limits."""
-    settings = assistant.settings
+def _guarded(assistant: Assistant, principal: Callable[[Request], Principal]) -> tuple[MCPServer, Any]:
+    """The MCP server and its streamable HTTP app (at ``/mcp``) behind ``principal``, the app's login check."""
     server = create_mcp(assistant, stdio_collections=())
-    inner = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=settings.host)
-    login = bearer_or_basic(create_api(assistant, users).state.principal)  # the app's own login check
+    inner = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=assistant.settings.host)
+    return server, _Login(inner, bearer_or_basic(principal))
+
+
+def mount(api: FastAPI, assistant: Assistant, principal: Callable[[Request], Principal]) -> None:
+    """Serve MCP at ``/mcp`` on the app itself: its store (which one process holds), logins and limits.
+
+    The MCP sessions run inside the app's lifespan (uvicorn runs it; a TestClient only in ``with``).
+    """
+    server, app = _guarded(assistant, principal)
+    api.router.add_route(HTTP_PATH, app, include_in_schema=False)
+    previous = api.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: Any) -> AsyncIterator[Any]:
+        async with server.session_manager.run(), previous(app_) as state:
+            yield state
+
+    api.router.lifespan_context = lifespan
+
+
+def http_app(assistant: Assistant, users: Users) -> Any:
+    """``newsroom mcp --transport http``: MCP alone at ``/mcp``, behind the app's logins and request limits."""
+    settings = assistant.settings
+    _, app = _guarded(assistant, create_api(assistant, users).state.principal)  # the app's own login check
     # Body size, cross-site refusal and security headers as on the app; the rate per user and the
     # failed-login back-off are the login check's own.
-    return LimitsMiddleware(_Login(inner, login), rules=rules_from(settings), bucket=TokenBucket(settings.rate_per_minute),
+    return LimitsMiddleware(app, rules=rules_from(settings), bucket=TokenBucket(settings.rate_per_minute),
                             backoff=Backoff())
 
 

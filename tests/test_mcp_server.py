@@ -14,6 +14,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from conftest import start_app
 from edge_world import APOLLO, EMBARGOED, EMBEDDERS, PASSWORDS, RESTRICTED, RESTRICTED_ID, build_world, leaks
 
 TOOLS = {"search", "ask", "check_claim", "find_quote", "coverage"}
@@ -102,13 +103,18 @@ def test_stdio_needs_a_user_when_logins_are_on_and_the_store_to_itself(world):
         holder.close()
 
 
-def test_http_requires_logins_and_applies_each_users_collections(world):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "mcp", "--transport", "http", "--port", str(port)],
-                            env=world.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/mcp"
+@pytest.mark.parametrize("where", ["newsroom mcp --transport http", "the app at /mcp"])
+def test_http_requires_logins_and_applies_each_users_collections(world, where):
+    if where == "the app at /mcp":
+        proc, base = start_app(world.env())
+    else:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "mcp", "--transport", "http", "--port", str(port)],
+                                env=world.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+    url = f"{base}/mcp"
     try:
         deadline = time.time() + 180
         while True:
