@@ -23,6 +23,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+JSON_ROUTES = ("/api/", "/v1/", "/mcp")  # JSON bodies (max_body_kb); other writes are uploads or the web app's
 
 
 class TokenBucket:
@@ -231,7 +232,7 @@ class LimitsMiddleware:
         if method not in UNSAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        json_api = path.startswith("/api/") and not path.startswith("/api/ingest")
+        json_api = path.startswith(JSON_ROUTES) and not path.startswith("/api/ingest")
         limit = self.rules.max_body if json_api or login else self.rules.max_upload
         what = f"the request body is over the limit of {limit // 1024} KB" if json_api or login else \
             f"the upload is over the limit of {self.rules.upload_mb:g} MB"
