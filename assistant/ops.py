@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator
 
 from .errors import BackendError, ConfigError, InputError, StoreLockedError
 from .settings import Settings
-from .store import SPARSE_NAME, ChunkPoint
+from .store import SPARSE_NAME, ChunkPoint, stored_payload
 
 BACKUP_FORMAT = 1
 MANIFEST = "newsroom-backup.json"
@@ -167,7 +167,7 @@ def migrate(source, target, batch: int = PAGE, sample: int = 64, seed: int = 0,
         got = {str(r.id): dict(r.payload or {}) for r in target._call(
             "retrieve", target.client.retrieve, target.collection, ids=[p.id for p in reservoir],
             with_payload=True, with_vectors=False)}
-        report.sample_missing = [p.id for p in reservoir if got.get(p.id) != p.payload]
+        report.sample_missing = [p.id for p in reservoir if got.get(p.id) != stored_payload(p)]
     report.elapsed = time.monotonic() - started
     return report
 

@@ -15,7 +15,7 @@ import numpy as np
 from .embed import Embedder
 from .settings import Settings
 from .sparse import query_vector
-from .store import Hit, SearchFilter, Store
+from .store import ArticleKey, Hit, SearchFilter, Store
 from .unicode_ranges import CJK_CHAR
 
 
@@ -65,6 +65,11 @@ class Passage:
             legs=dict(hit.legs or {}),
         )
 
+    @property
+    def key(self) -> ArticleKey:
+        """The article this passage belongs to: (collection, article id)."""
+        return (self.collection, self.article_id)
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         del out["legs"]
@@ -77,12 +82,12 @@ class Passage:
 
 def cap_per_article(passages: list[Passage], per_article: int, k: int) -> list[Passage]:
     """Keep rank order, at most ``per_article`` chunks of any one article, ``k`` in all."""
-    seen: dict[str, int] = {}
+    seen: dict[ArticleKey, int] = {}
     out: list[Passage] = []
     for p in passages:
-        if seen.get(p.article_id, 0) >= per_article:
+        if seen.get(p.key, 0) >= per_article:
             continue
-        seen[p.article_id] = seen.get(p.article_id, 0) + 1
+        seen[p.key] = seen.get(p.key, 0) + 1
         out.append(p)
         if len(out) >= k:
             break
@@ -320,15 +325,15 @@ def find_phrase(phrase: str, store: Store, flt: SearchFilter, limit: int = 100_0
     needle = fold(phrase)
     if not needle:
         return []
-    first: dict[str, Passage] = {}
+    first: dict[ArticleKey, Passage] = {}
     for hit in store.phrase(phrase, flt, limit):
         p = Passage.from_hit(hit)
         if needle not in fold(p.text):
             continue
-        seen = first.get(p.article_id)
+        seen = first.get(p.key)
         if seen is None or p.start < seen.start:
-            first[p.article_id] = p
-    return sorted(first.values(), key=lambda p: (p.published is None, p.published or "", p.article_id))
+            first[p.key] = p
+    return sorted(first.values(), key=lambda p: (p.published is None, p.published or "", p.article_id, p.collection))
 
 
 # Words that ask for the newest coverage, in the archive's main languages (matched as word starts).
@@ -400,18 +405,18 @@ def collapse_duplicates(passages: list[Passage], threshold: float, keep: int, lo
     cost stays bounded by the page size, not the candidate count.
     """
     kept: list[tuple[Passage, set[str]]] = []
-    folded_into: dict[str, Passage] = {}
+    folded_into: dict[ArticleKey, Passage] = {}
     out: list[Passage] = []
     stop = len(passages)
     for i, p in enumerate(passages):
         if i >= stop:
             break
-        if p.article_id in folded_into:
+        if p.key in folded_into:
             continue
         sh = shingles(p.text)
-        twin = next((k for k, ksh in kept if k.article_id != p.article_id and near_duplicate(sh, ksh, threshold)), None)
+        twin = next((k for k, ksh in kept if k.key != p.key and near_duplicate(sh, ksh, threshold)), None)
         if twin is not None:
-            folded_into[p.article_id] = twin
+            folded_into[p.key] = twin
             twin.duplicates.append({"article_id": p.article_id, "title": p.title, "source": p.source,
                                     "published": p.published, "url": p.url, "lang": p.lang})
             continue
