@@ -114,16 +114,19 @@ def embed_query(text: str, embedders: list[Embedder]) -> QueryVectors:
 # -- language centring ---------------------------------------------------------------------
 SAMPLE_PER_LANGUAGE = 1000
 SHRINK_CHUNKS = 20  # a language with n chunks has its mean scaled by n / (n + 20): few chunks, little centring
-_MEANS: "weakref.WeakKeyDictionary[Any, dict[str, tuple[int, dict[str, np.ndarray]]]]" = weakref.WeakKeyDictionary()
+_MEANS: "weakref.WeakKeyDictionary[Any, dict[tuple, tuple[int, dict[str, np.ndarray]]]]" = weakref.WeakKeyDictionary()
 
 
-def language_means(store: Store, counts: dict[str, int]) -> dict[str, dict[str, np.ndarray]]:
-    """Mean dense vector of each language's chunks, per embedder, from a sample of the store.
+def language_means(store: Store, counts: dict[str, int],
+                   collections: tuple[str, ...] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Mean dense vector of each language's chunks, per embedder, from a sample of the chunks
+    ``collections`` hold (None: every collection) that no embargo hides.
 
     Multilingual embedders put a language's texts near each other whatever they say; that
     shared direction is what makes a same-language passage on the wrong topic outrank the
     right one in another language. Subtracting each language's mean before comparing removes
-    it. Cached per store and recomputed when a language's chunk count moves by a tenth.
+    it. The means shift every score, so they come from what the user may see: cached per store
+    and collections, recomputed when a language's chunk count moves by a tenth.
     """
     try:
         cache = _MEANS.setdefault(store, {})
@@ -131,15 +134,15 @@ def language_means(store: Store, counts: dict[str, int]) -> dict[str, dict[str, 
         cache = {}
     out: dict[str, dict[str, np.ndarray]] = {}
     for lang, n in counts.items():
-        cached = cache.get(lang)
+        cached = cache.get((collections, lang))
         if cached is None or abs(cached[0] - n) > 0.1 * cached[0]:
-            sample = store.sample_vectors(SearchFilter(langs=(lang,)), SAMPLE_PER_LANGUAGE)
+            sample = store.sample_vectors(SearchFilter(langs=(lang,), collections=collections), SAMPLE_PER_LANGUAGE)
             means: dict[str, np.ndarray] = {}
             for name in (sample[0] if sample else {}):
                 vecs = np.asarray([v[name] for v in sample if name in v], dtype=np.float32)
                 vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
                 means[name] = vecs.mean(axis=0) * (len(vecs) / (len(vecs) + SHRINK_CHUNKS))
-            cached = cache[lang] = (n, means)
+            cached = cache[(collections, lang)] = (n, means)
         out[lang] = cached[1]
     return out
 
@@ -284,7 +287,7 @@ def retrieve(
         hits = sparse
     else:
         counts = archive_languages(store, flt)
-        means = language_means(store, counts) if settings.centre_languages else {}
+        means = language_means(store, counts, flt.collections) if settings.centre_languages else {}
         qmeans = means.get(qv.lang, {})
         requests: list[tuple[str, list[float], SearchFilter, int]] = []
         groups = [replace(flt, langs=(lang,)) for lang in counts] if settings.per_language and len(counts) > 1 else [flt]
