@@ -224,13 +224,13 @@ def bm25_query(store: Store, sparse: tuple[list[int], list[float]], flt: SearchF
     return out_ids, out_values
 
 
-def old_format(where: str) -> ConfigError:
-    """The error for a store of format 1 (see STORE_FORMAT)."""
-    return ConfigError(
-        f"{where} was built by an earlier version whose BM25 statistics count the words of every desk and of "
-        f"embargoed articles (scores leak them); rebuild it with 'newsroom upgrade-store' (copies every point, "
-        f"re-embeds nothing), or ingest again into a new NEWSROOM_DATA_DIR or NEWSROOM_COLLECTION"
-    )
+def old_format(where: str, embedded: bool) -> ConfigError:
+    """The error for a store of format 1 (see STORE_FORMAT), saying how to rebuild it."""
+    how = ("rebuild it with 'newsroom upgrade-store' (copies every point, re-embeds nothing)" if embedded else
+           "ingest the archive again into a new NEWSROOM_COLLECTION (or upgrade the embedded store it was "
+           "migrated from with 'newsroom upgrade-store' and migrate that)")
+    return ConfigError(f"{where} was built by an earlier version whose BM25 statistics count the words of every "
+                       f"desk and of embargoed articles (its scores leak them); {how}")
 
 
 def needs_substring(phrase: str) -> bool:

@@ -120,7 +120,7 @@ class EdgeStore:
 
     def _check_vectors(self) -> None:
         if _has_idf_modifier(self.path):
-            raise old_format(f"the store at {self.path}")
+            raise old_format(f"the store at {self.path}", embedded=True)
         stored = _stored_vector_sizes(self.path)
         if stored and any(stored.get(name) != dim for name, dim in self.dims.items()):
             raise ConfigError(

@@ -191,7 +191,7 @@ class ServerStore:
         info = self._call("read the collection", self.client.get_collection, self.collection)
         sparse = (info.config.params.sparse_vectors or {}).get(SPARSE_NAME)
         if sparse is not None and sparse.modifier == m.Modifier.IDF:
-            raise old_format(f"collection '{self.collection}' at {self.url}")
+            raise old_format(f"collection '{self.collection}' at {self.url}", embedded=False)
         vectors = info.config.params.vectors
         stored = {name: int(p.size) for name, p in vectors.items()} if isinstance(vectors, dict) else {}
         if stored and any(stored.get(name) != dim for name, dim in self.dims.items()):
