@@ -29,7 +29,7 @@ INTEGER_FIELDS = (TERMS_FIELD,)
 TEXT_FIELD = "text"
 # The store's layout. 1: BM25 through Qdrant's IDF modifier, statistics over every chunk
 # (hidden desks and embargoed articles included); 2: no modifier, TERMS_FIELD, statistics per
-# query filter. Stores are checked at open (``check_format``).
+# query filter. Each backend checks a store when it opens it (``old_format`` says what to do).
 STORE_FORMAT = 2
 
 

@@ -352,7 +352,8 @@ def prune(store: Store, seen: SeenSources, roots: Iterable[Path]) -> int:
 
     A root is a folder (everything below it) or a file (itself, and for an archive or
     mailbox its members). Articles of files that failed this run are kept: a file that
-    could not be read is not a file that was removed. Returns the number deleted.
+    could not be read is not a file that was removed. Embargoed articles are pruned like any
+    other (a prune is always a trusted write). Returns the number deleted.
     """
     folders = [os.path.abspath(r) for r in roots]
     if not folders:
@@ -425,7 +426,7 @@ def ingest(
     empty = store.count(EVERYTHING) == 0
     # Into an empty embedded store (a first import) only ids this run already planned can be
     # stored. A server may have other writers, so there every id is looked up.
-    planned_ids: set[str] | None = set() if settings.embedded and empty else None
+    planned_ids: set[ArticleKey] | None = set() if settings.embedded and empty else None
     # Parser processes skip BM25 and tokenizing for articles stored as they are (a hint, looked
     # up per file: what to write is still decided here, by _plan); nothing is stored in a first import.
     known = None if empty else (lambda source_path: store.source_versions(source_path, view))
@@ -434,7 +435,7 @@ def ingest(
     writer = _Writer(store, view)
     # What the last batches queued: the writer may not have stored it yet (a bounded window,
     # it is at most two batches behind).
-    recent: deque[dict[str, str]] = deque(maxlen=4)
+    recent: deque[dict[ArticleKey, str]] = deque(maxlen=4)
     batches = _Prefetch(_batched(articles, BATCH_ARTICLES), articles)
     with _prompt_gil_handoffs():
         try:
