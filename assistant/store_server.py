@@ -175,8 +175,8 @@ class ServerStore:
             self._index(name, m.PayloadSchemaType.KEYWORD)
         for name in DATETIME_FIELDS:
             self._index(name, m.PayloadSchemaType.DATETIME)
-        for name in INTEGER_FIELDS:
-            self._index(name, m.PayloadSchemaType.INTEGER)
+        for name in INTEGER_FIELDS:  # matched by value, never by range: a lookup index only
+            self._index(name, m.IntegerIndexParams(type=m.IntegerIndexType.INTEGER, lookup=True, range=False))
         self._index(
             TEXT_FIELD,
             m.TextIndexParams(

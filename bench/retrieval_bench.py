@@ -34,7 +34,7 @@ from assistant.embed import build_embedders  # noqa: E402
 from assistant.retrieve import QueryVectors, find_phrase, retrieve  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
 from assistant.sparse import document_vector, query_vector  # noqa: E402
-from assistant.store import ChunkPoint, SearchFilter, iso  # noqa: E402
+from assistant.store import EVERYTHING, ChunkPoint, SearchFilter, iso  # noqa: E402
 from assistant.store_edge import EdgeStore  # noqa: E402
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -132,7 +132,7 @@ def main() -> int:
     fresh = not path.exists()
     store = EdgeStore(path, dims)
     try:
-        if fresh or store.count(SearchFilter()) < args.chunks:
+        if fresh or store.count(EVERYTHING) < args.chunks:
             t = time.perf_counter()
             print(f"building {args.chunks} chunks in {path} ...", flush=True)
             build(store, dims, args.chunks, desks=args.desks)
