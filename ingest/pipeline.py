@@ -415,9 +415,11 @@ def ingest(
     paths = [Path(p) for p in paths]
     if untrusted and prune:
         raise ValueError("an untrusted ingest cannot prune: it would delete articles it may not see")
-    # What this write sees of the store: everything, or what the collections show now (the
-    # collections are those of each article, added per look-up by versions_filter).
-    view = SearchFilter(now=datetime.now(timezone.utc)) if untrusted else EVERYTHING
+    # What this write sees of the store: everything, or what the target collection shows now
+    # (look-ups by article narrow it to each article's collection: versions_filter).
+    view = EVERYTHING
+    if untrusted:
+        view = SearchFilter(collections=(collection,) if collection else None, now=datetime.now(timezone.utc))
     if workers is None:
         workers = settings.ingest_workers
     report = IngestReport()
