@@ -54,7 +54,8 @@ def holdings(facts: dict[ArticleKey, ArticleFacts]) -> dict[str, Any]:
     }
 
 
-def matching_articles(passages: Iterable[Passage], mentions: Iterable[dict[str, Any]]) -> dict[ArticleKey, ArticleFacts]:
+def matching_articles(passages: Iterable[Passage],
+                      mentions: Iterable[dict[str, Any]]) -> dict[ArticleKey, ArticleFacts]:
     """Articles with a passage at or above COVERAGE_MIN_SCORE, or that contain the query words verbatim."""
     out: dict[ArticleKey, ArticleFacts] = {}
     for p in passages:

@@ -205,8 +205,8 @@ def upgrade_store(settings: Settings) -> dict[str, Any]:
     from .store_edge import EdgeStore, _has_idf_modifier
 
     if not settings.embedded:
-        raise ConfigError(f"'newsroom upgrade-store' rebuilds the embedded store; for collection "
-                          f"'{settings.collection}' on a server, ingest the archive again into a new NEWSROOM_COLLECTION")
+        raise ConfigError(f"'newsroom upgrade-store' rebuilds the embedded store; for collection '{settings.collection}' "
+                          f"on a server, ingest the archive again into a new NEWSROOM_COLLECTION")
     path = settings.store_path
     staging, kept = path.with_name(path.name + ".upgrading"), path.with_name(path.name + ".format1")
     started = time.monotonic()
@@ -239,7 +239,8 @@ def upgrade_store(settings: Settings) -> dict[str, Any]:
         (staging.parent / (staging.name + ".lock")).unlink(missing_ok=True)
         if copied != total:
             shutil.rmtree(staging, ignore_errors=True)
-            raise BackendError(f"upgrading {path}: copied {copied} of {total} points; the store is unchanged, run it again")
+            raise BackendError(f"upgrading {path}: copied {copied} of {total} points; the store is unchanged: "
+                               f"run it again")
         os.replace(path, kept)
         os.replace(staging, path)
     return {"path": str(path), "upgraded": True, "format": STORE_FORMAT, "points": copied, "old_copy": str(kept),

@@ -134,7 +134,8 @@ class EdgeStore:
         for name in DATETIME_FIELDS:
             self.shard.update(q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Datetime))
         for name in INTEGER_FIELDS:  # matched by value, never by range: a lookup index only (inserts ~40% cheaper)
-            self.shard.update(q.UpdateOperation.create_field_index(name, q.IntegerIndexParams(lookup=True, range=False)))
+            lookup = q.IntegerIndexParams(lookup=True, range=False)
+            self.shard.update(q.UpdateOperation.create_field_index(name, lookup))
         # Words split at spaces and punctuation, lowercased and folded to ASCII ("cafe" finds
         # "café"): what the multilingual tokenizer gives outside scripts written without
         # spaces, at a fifth of its cost (it holds the GIL while indexing each upsert, which
