@@ -100,13 +100,16 @@ class Assistant:
         """Read files into the store; with ``prune``, drop articles whose files under ``paths`` are gone.
 
         ``names``: what the report calls each path (uploads); ``collection`` overrides the articles' own.
+        An article is its (collection, id). ``untrusted=True`` for writes from users (uploads):
+        they see only what their articles' collections show now, so an embargoed article with the
+        same id is neither replaced, deleted nor revealed by the report; they cannot prune.
         Questions are answered while an ingest runs (Qdrant serves reads during writes); two
         ingests take turns.
         """
         store = self.store
         with self._ingest_lock:
             return ingest(paths, store, self.embedders, self.settings, progress, prune=prune, names=names,
-                          collection=collection, pool=self._parsers)
+                          collection=collection, pool=self._parsers, untrusted=untrusted)
 
     def start_parsers(self) -> ParserPool | None:
         """Start the parser processes now, not at the first ingest of two files or more (the app
@@ -252,13 +255,13 @@ class Assistant:
         flt = SearchFilter(collections=collections)
         with self._lock:
             store = self.store
-            articles = store.facet("article_id", flt, limit=10_000_000)
+            facts = library.article_facts(store, flt)  # articles are (collection, id): not a facet of ids
             return {
-                "articles": len(articles),
+                "articles": len(facts),
                 "chunks": store.count(flt),
                 "languages": store.facet("lang", flt),
                 "sources": store.facet("source", flt),
-                "years": library.holdings(library.article_facts(store, flt))["years"],  # articles, not chunks
+                "years": library.holdings(facts)["years"],  # articles, not chunks
                 "store": (str(self.settings.store_path) if self.settings.embedded else self.settings.qdrant_url)
                 if locations else ("embedded" if self.settings.embedded else "server"),
                 "embedders": [e.name for e in self.embedders],
