@@ -82,6 +82,7 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
     relevance: float = 0.0
     why_abstained: str = ""  # the answerability test that failed (see answerability.py)
+    follows: str = ""  # the earlier question whose context this follow-up carried over (conversation.py)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
