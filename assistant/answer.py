@@ -10,7 +10,7 @@ import numpy as np
 from ingest.chunking import count_tokens, sentences
 from ingest.normalize import detect_language
 
-from .citations import CheckResult
+from .citations import CheckResult, content_tokens
 from .embed import Embedder
 from .retrieve import Passage
 from .sparse import tokenize
@@ -41,6 +41,62 @@ _ROUNDUP_RE = re.compile(
 SAME_PASSAGE_MARGIN = 0.20
 OTHER_PASSAGE_MARGIN = 0.0
 ROUNDUP_MARGIN = 0.12
+
+# What a question asks for, and what a sentence holding it looks like (en, fr, es, de, zh).
+_ASKS = {
+    "when": re.compile(r"\b(?:when|what year|which year|quand|en quelle année|cuándo|en qué año|wann)\b"
+                       r"|什么时候|何时|哪一年|哪年|哪天|几月", re.IGNORECASE),
+    "count": re.compile(r"\b(?:how many|how much|combien|cuántos|cuántas|cuánto|wie viele|wie viel)\b|多少|几个|几名|几人",
+                        re.IGNORECASE),
+    "where": re.compile(r"\b(?:where|in which (?:city|country|place)|où|dans quelle ville|dónde|wo)\b|哪里|在哪|何地|哪个城市",
+                        re.IGNORECASE),
+    "who": re.compile(r"\b(?:who|whom|qui|quién|quiénes|wer)\b|谁", re.IGNORECASE),
+}
+_YEAR_OR_DATE = r"\b(?:1[5-9]\d\d|20\d\d)\b|\d+\s*[年月日]|\b\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-zé]+\b"
+_HOLDS = {
+    "when": re.compile(_YEAR_OR_DATE + r"|\b(?:january|february|march|april|may|june|july|august|september|october|"
+                       r"november|december|janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
+                       r"novembre|décembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|"
+                       r"noviembre|diciembre)\b", re.IGNORECASE),
+    "count": re.compile(r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|"
+                        r"deux|trois|quatre|cinq|dix|cent|mille|dos|tres|cuatro|cinco|diez|mil)\b|[一二三四五六七八九十百千万亿]",
+                        re.IGNORECASE),
+    # a capitalised place after a preposition of place, or a Chinese place word
+    "where": re.compile(r"\b(?:in|at|near|à|au|aux|en|dans|near|en|cerca de|bei|im)\s+(?:the\s+)?[A-Z\u00c0-\u00dd]\w+"
+                        r"|在[\u4e00-\u9fff]{2,}|[\u4e00-\u9fff](?:市|省|县|区|州|国|镇|岛)"),
+    # two capitalised words in a row (a person or an organisation), or any CJK sentence (names are not marked)
+    "who": re.compile(r"[A-Z\u00c0-\u00dd][\w'’-]+\s+(?:(?:de|da|van|von|del|la|le)\s+)?[A-Z\u00c0-\u00dd][\w'’-]+"
+                      r"|[\u4e00-\u9fff]"),
+}
+# Sentences opening on a third-person pronoun or demonstrative need the sentence before them.
+_PRONOUN_OPENING = re.compile(
+    r"^[\"'“«(]*(?:he|she|it|they|his|her|its|their|this|these|those|il|elle|ils|elles|celui-ci|celle-ci|"
+    r"él|ella|ellos|ellas|er|sie|es)\b|^[\"'“「]*(?:他们|她们|它们|他|她|它|其|该)",
+    re.IGNORECASE,
+)
+
+
+def asked_for(question: str) -> str | None:
+    """What a who / when / where / how-many question asks for ("who", "when", "where", "count"); None otherwise."""
+    for kind, pattern in _ASKS.items():
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def holds_asked(sentence: str, kind: str, question: str = "") -> bool:
+    """Does the sentence hold an entity of the asked kind (a date, a figure, a place, a name)
+    other than those the question itself names?"""
+    pattern = _HOLDS.get(kind)
+    if pattern is None:
+        return True
+    named = {w.casefold() for w in re.findall(r"\w+", question)}
+    masked = re.sub(r"\w+", lambda m: "x" if m.group().casefold() in named else m.group(), sentence)
+    return bool(pattern.search(masked))
+
+
+def opens_with_pronoun(sentence: str) -> bool:
+    return bool(_PRONOUN_OPENING.search(sentence.strip()))
 
 
 @dataclass
@@ -82,6 +138,7 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
     relevance: float = 0.0
     why_abstained: str = ""  # the answerability test that failed (see answerability.py)
+    follows: str = ""  # the earlier question whose context this follow-up carried over (conversation.py)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -164,6 +221,8 @@ def extractive_answer(
         if any(_similar(s.text, c.text) for c in chosen):
             continue  # the same wire sentence from another outlet
         chosen.append(s)
+    chosen = _lead_with_answer(question, chosen, scored, relevance, threshold, max_sentences)
+    chosen = _with_antecedents(chosen, passages)
     if _TIMELINE_RE.search(question):
         chosen.sort(key=lambda s: (passages[s.passage].published or "", s.start))
     numbers: dict[int, int] = {}
@@ -180,6 +239,44 @@ def extractive_answer(
         lines.append(f"{s.text} [{n}]" if not date else f"({date}) {s.text} [{n}]")
         sents.append(AnswerSentence(s.text, [n], True, s.score))
     return Answer(question, "\n".join(lines), "extractive", False, citations, passages, sents, relevance=relevance)
+
+
+def _lead_with_answer(question: str, chosen: list[ScoredSentence], scored: list[ScoredSentence], relevance: float,
+                      threshold: float, max_sentences: int) -> list[ScoredSentence]:
+    """For who / when / where / how-many questions, the first sentence is one holding an entity of
+    the asked kind: the best-scored such sentence of the best passage within SAME_PASSAGE_MARGIN."""
+    kind = asked_for(question)
+    if kind is None or not chosen:
+        return chosen
+    best = scored[0].passage
+    floor = max(threshold, relevance - SAME_PASSAGE_MARGIN)
+    wanted = content_tokens(question)
+    holding = [s for s in scored if s.score >= floor and s.passage == best and holds_asked(s.text, kind, question)]
+    if not holding:
+        return chosen
+    # nearest the question's key words first (what it asks about), then by score
+    lead = max(holding, key=lambda s: (len(wanted & content_tokens(s.text)), s.score))
+    rest = [s for s in chosen if s is not lead]
+    return [lead] + rest[: max_sentences - 1]
+
+
+def _with_antecedents(chosen: list[ScoredSentence], passages: list[Passage]) -> list[ScoredSentence]:
+    """A sentence opening on a pronoun comes right after the sentence before it in its passage
+    (where its antecedent is): quoted already or not."""
+    out: list[ScoredSentence] = []
+    for s in chosen:
+        if any(o is s for o in out):
+            continue
+        p = passages[s.passage]
+        before = [x for x in sentences(p.text) if p.start + x.end <= s.start] if opens_with_pronoun(s.text) else []
+        if before:
+            x = before[-1]
+            start = p.start + x.start
+            if not any(o.passage == s.passage and o.start == start for o in out):
+                prev = next((c for c in chosen if c.passage == s.passage and c.start == start), None)
+                out.append(prev or ScoredSentence(p.text[x.start : x.end], s.passage, start, p.start + x.end, s.score))
+        out.append(s)
+    return out
 
 
 _DELIM_RE = re.compile(r"<\s*/?\s*sources?\b", re.IGNORECASE)

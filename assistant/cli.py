@@ -182,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 _print_json(answer.to_dict())
             else:
+                if answer.follows:
+                    print(f"(following up on: {answer.follows})")
                 print(answer.answer)
                 for c in answer.citations:
                     print(f"[{c.n}] {c.title} — {c.source} {(c.published or '')[:10]} {c.url}")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .retrieve import Passage
 from .service import Assistant
 from .settings import Settings
 
@@ -64,6 +65,24 @@ def _contains(answer: str, expected: list[Any], all_required: bool) -> bool:
     return all(hit(e) for e in expected) if all_required else any(hit(e) for e in expected)
 
 
+def gold_hits(results: list[Passage], gold: set[str]) -> list[bool]:
+    """Whether each ranked article holds gold evidence: one rank per result article, with the
+    copies collapsed into it (``duplicates``) counted as that result."""
+    ranked: list[set[str]] = []
+    seen: set[str] = set()
+    for r in results:
+        if r.article_id not in seen:
+            same = {r.article_id, *(d["article_id"] for d in r.duplicates)}
+            seen |= same
+            ranked.append(same)
+    return [bool(ids & gold) for ids in ranked]
+
+
+def gold_rank(results: list[Passage], gold: set[str]) -> int | None:
+    """The 0-based rank of the first result article holding gold evidence; None when none does."""
+    return next((i for i, h in enumerate(gold_hits(results, gold)) if h), None)
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -89,14 +108,7 @@ def run_eval(
             started = time.perf_counter()
             results = assistant.search(q.text, k=k, mode=mode)
             latency = (time.perf_counter() - started) * 1000
-            ranked: list[set[str]] = []  # one rank per result article, with the copies collapsed into it
-            seen: set[str] = set()
-            for r in results:
-                if r.article_id not in seen:
-                    same = {r.article_id, *(d["article_id"] for d in r.duplicates)}
-                    seen |= same
-                    ranked.append(same)
-            hits = [bool(ids & q.gold) for ids in ranked]
+            hits = gold_hits(results, q.gold)
             first = next((i for i, h in enumerate(hits) if h), None)
             m = per_lang[q.lang]
             for cut in (1, 5, 10):

@@ -49,6 +49,7 @@ STRINGS: dict[str, tuple[str, str, str]] = {
     "why_names and numbers missing": ("The closest sources contain none of the question's names or figures.",
                                       "Les sources les plus proches ne contiennent aucun des noms ou chiffres de la question.",
                                       "最接近的来源不包含问题中的任何名称或数字。"),
+    "follows": ("Following up on", "Suite de la question", "接着上一个问题"),
     "why_nothing retrieved": ("Nothing in the archive matched.", "Rien dans les archives ne correspond.", "档案中没有匹配的内容。"),
     "unsupported": ("not supported by the cited source", "non étayée par la source citée", "引用的来源不支持此句"),
     "checks": ("Citation checks", "Vérification des citations", "引用核查"),

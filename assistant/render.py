@@ -126,7 +126,15 @@ def empty_panel(lang: str, loaded: bool = True) -> str:
 # -- chat messages (the chatbot shows them as sanitized HTML) ----------------------------
 
 def answer_html(answer: Answer, turn: int, lang: str) -> str:
-    """The answer, sentence by sentence, with clickable [n]; unsupported sentences visibly marked."""
+    """The answer, sentence by sentence, with clickable [n]; unsupported sentences visibly marked;
+    a follow-up says which earlier question it continued."""
+    if answer.follows:
+        follows = f'<small class="nr-follows">{esc(t("follows", lang))}: «{esc(answer.follows)}»</small><br>'
+        return follows + _answer_body(answer, turn, lang)
+    return _answer_body(answer, turn, lang)
+
+
+def _answer_body(answer: Answer, turn: int, lang: str) -> str:
     if answer.abstained and f"why_{answer.why_abstained}" in STRINGS:
         why = t(f"why_{answer.why_abstained}", lang)
         return f'{esc(answer.answer)}<br><small class="nr-why">{esc(why)}</small>'

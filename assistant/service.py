@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -16,6 +16,7 @@ from .answer import Answer, ScoredSentence, extractive_answer, format_sources, l
 from .answerability import Answerability, judge
 from .citations import check_answer, sanitize
 from .claims import ClaimCheck, gather_evidence, parse_verdict
+from .conversation import Resolved, resolve
 from .embed import Embedder, MemoEmbedder, build_embedders
 from .errors import InputError
 from .inputs import History, check_date, check_history, check_text, check_values
@@ -155,12 +156,20 @@ class Assistant:
         question = self._check_query(question, "question")
         turns = check_history(history, self.settings)
         flt = (filters or Filters()).to_search_filter(collections)
-        query = self._standalone(question, turns)
         primary = MemoEmbedder(self.embedders[0])  # scoring and the citation check share sentence vectors
-        passages, scored, evidence = self._evidence(question, query, flt, primary)
+        seen: dict[str, tuple[list[Passage], list[ScoredSentence], Answerability]] = {}
+
+        def evidence_for(text: str) -> tuple[list[Passage], list[ScoredSentence], Answerability]:
+            if text not in seen:  # the follow-up decision and the answer share their searches
+                seen[text] = self._evidence(text, text, flt, primary)
+            return seen[text]
+
+        resolved = self._standalone(question, turns, lambda text: evidence_for(text)[2].answerable)
+        passages, scored, evidence = evidence_for(resolved.query)
         relevance = evidence.relevance
         if self._llm is None or not evidence.answerable:
             answer = extractive_answer(question, passages, scored, self.settings.abstain_threshold, why_not=evidence.why)
+            answer.follows = resolved.follows
             if self._llm is not None:
                 answer.mode = "llm"
             yield answer.answer
@@ -175,7 +184,9 @@ class Assistant:
             yield piece
         text, removed = sanitize("".join(parts), {p.url for p in passages if p.url})
         check = check_answer(text, passages, primary, self.settings.support_threshold)
-        yield llm_answer(question, text, passages, check, removed, self.settings.strict_citations, relevance)
+        answer = llm_answer(question, text, passages, check, removed, self.settings.strict_citations, relevance)
+        answer.follows = resolved.follows
+        yield answer
 
     def answerability(self, question: str, filters: Filters | None = None,
                       collections: tuple[str, ...] | None = None) -> Answerability:
@@ -197,15 +208,16 @@ class Assistant:
         evidence = judge(question, ranked, scored, self.settings, tuple(e.name for e in self.embedders), lang_chunks)
         return passages, scored, evidence
 
-    def _standalone(self, question: str, history: list[tuple[str, str]]) -> str:
-        if not history:
-            return question
-        if self._llm is not None:
-            convo = "\n".join(f"Q: {q}\nA: {a}" for q, a in history[-4:])
-            rewritten = self._llm.complete("", prompts.render("condense", history=convo, question=question), 120).strip()
-            return rewritten or question
-        # Extractive mode: carry the previous question's words into retrieval.
-        return f"{history[-1][0]} {question}"
+    def _standalone(self, question: str, history: list[tuple[str, str]],
+                    stands_out: Callable[[str], bool]) -> Resolved:
+        """The question alone when it stands on its own (conversation.resolve decides); else the
+        previous question's words carried into retrieval, or in LLM mode its condensed rewrite."""
+        resolved = resolve(question, history, stands_out)
+        if not resolved.follows or self._llm is None:
+            return resolved
+        convo = "\n".join(f"Q: {q}\nA: {a}" for q, a in history[-4:])
+        rewritten = self._llm.complete("", prompts.render("condense", history=convo, question=question), 120).strip()
+        return replace(resolved, query=rewritten or resolved.query)
 
     # -- claims and quotes -----------------------------------------------------
     def check(self, claim: str, filters: Filters | None = None, collections: tuple[str, ...] | None = None) -> ClaimCheck:

@@ -120,3 +120,16 @@ def test_follow_up_is_rewritten_before_retrieval(llm_assistant):
     answer = a.ask("Et où ?", history=[(QUESTION, GOOD)])
     assert re.search(r"Shenzhen", answer.answer) and not answer.abstained
     assert any("stand-alone" in r["messages"][-1]["content"] for r in server.requests)
+
+
+def test_a_self_contained_question_is_not_condensed_into_the_old_topic(llm_assistant):
+    """Issue 17 #2, LLM mode: the condensing step rewrote every question with history."""
+    def script(messages):
+        if "stand-alone" in messages[-1]["content"]:
+            return "Who won Super Bowl 50 and where did Huawei sign?"
+        return GOOD
+
+    a, server = llm_assistant(script)
+    answer = a.ask(QUESTION, history=[("Who won Super Bowl 50?", "The Denver Broncos.")])
+    assert not any("stand-alone" in r["messages"][-1]["content"] for r in server.requests)
+    assert not answer.follows and not answer.abstained

@@ -1,11 +1,13 @@
 """HTML news pages.
 
 Main text by trafilatura (navigation, ads, comments, footers left out), falling back
-to unstructured when trafilatura finds nothing; metadata from JSON-LD, OpenGraph and
+to unstructured when trafilatura finds nothing, both on the page without its furniture
+(cookie notices, share and newsletter boxes, related lists, bylines: furniture.py); metadata from JSON-LD, OpenGraph and
 <meta> tags first (they carry times with zones), trafilatura/htmldate second.
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -16,6 +18,7 @@ import lxml.html
 
 from ..article import Article, derived_article_id
 from ..normalize import MetadataError, clean_text, detect_language, normalize_lang, parse_datetime
+from .furniture import drop_lines, strip_elements
 from .base import display_path, identity_path, ReaderError, ReadResult, declared_charset, decode_bytes
 from .unstructured_offline import partition_text_elements
 
@@ -120,6 +123,9 @@ def article_from_html(html: str, where: str, source_path: str, fallback_id: str)
         raise ReaderError(f"{where}: not parseable as HTML ({exc})") from exc
     metas = doc.xpath("//meta")  # once: a page can hold 100,000 elements
     ld = _json_ld_article(doc)
+    page = copy.deepcopy(doc)  # the text comes from the page without its furniture; metadata from all of it
+    strip_elements(page)
+    html = lxml.html.tostring(page, encoding="unicode")
     extracted = _trafilatura(html)
     body = clean_text(getattr(extracted, "text", "") or "").strip() if extracted is not None else ""
     if not body:
@@ -153,6 +159,9 @@ def article_from_html(html: str, where: str, source_path: str, fallback_id: str)
         or _names(getattr(extracted, "author", "") or "")
     )
     authors = [re.sub(r"^(?i:by)\s+", "", a) for a in authors if not a.startswith("http")] or authors
+    body = drop_lines(body, authors)
+    if not body:
+        raise ReaderError(f"{where}: no article text found in the page (only its furniture)")
     section = _str(ld.get("articleSection")) or _meta(metas, "article:section", "section", "parsely-section")
     tags = [t.strip() for t in doc.xpath('//meta[@property="article:tag"]/@content') if t.strip()]
     keywords = _str(ld.get("keywords")) or _meta(metas, "keywords", "news_keywords") or ", ".join(tags)

@@ -1,0 +1,41 @@
+"""Extractive answers lead with the answer and never open on a pronoun without its antecedent (issue 17 #4)."""
+from __future__ import annotations
+
+from assistant.answer import ScoredSentence, asked_for, extractive_answer, holds_asked, opens_with_pronoun
+from assistant.retrieve import Passage
+
+SUPER_BOWL = ("Peyton Manning became the first quarterback to lead two teams to multiple Super Bowls. "
+              "He is also the oldest quarterback ever to play in a Super Bowl at age 39. "
+              "The Denver Broncos defeated the Carolina Panthers 24–10 to win Super Bowl 50.")
+
+
+def _passage(text: str) -> Passage:
+    return Passage("a1", "a1:0", "Super Bowl 50", "wiki", "", None, "en", text, 0, len(text), 0.6)
+
+
+def _scored(text: str, ranked: list[tuple[str, float]]) -> list[ScoredSentence]:
+    return [ScoredSentence(s, 0, text.index(s), text.index(s) + len(s), score) for s, score in ranked]
+
+
+def test_who_question_leads_with_the_sentence_naming_the_winner():
+    p = _passage(SUPER_BOWL)
+    s1, s2, s3 = ("Peyton Manning became the first quarterback to lead two teams to multiple Super Bowls.",
+                  "He is also the oldest quarterback ever to play in a Super Bowl at age 39.",
+                  "The Denver Broncos defeated the Carolina Panthers 24–10 to win Super Bowl 50.")
+    scored = _scored(SUPER_BOWL, [(s2, 0.70), (s1, 0.66), (s3, 0.60)])
+    answer = extractive_answer("Who won Super Bowl 50?", [p], scored, 0.2)
+    lines = answer.answer.split("\n")
+    assert lines[0].startswith("The Denver Broncos defeated")
+    he = next(i for i, line in enumerate(lines) if line.startswith("He is also"))
+    assert he > 0 and lines[he - 1].startswith("Peyton Manning")  # the pronoun follows its antecedent
+
+
+def test_asked_kinds_and_what_holds_them():
+    assert asked_for("Who signed the agreement?") == "who" and asked_for("谁签的字？") == "who"
+    assert asked_for("Quand l'accord a-t-il été signé ?") == "when" and asked_for("网易全年营收多少？") == "count"
+    assert asked_for("¿Dónde se celebró?") == "where" and asked_for("What did they agree on?") is None
+    assert holds_asked("The treaty was signed in 1648.", "when") and not holds_asked("The treaty was signed.", "when")
+    assert holds_asked("It was held in Shenzhen.", "where") and holds_asked("会议在深圳举行。", "where")
+    assert holds_asked("Yu Yingfu and Liu Tao signed it.", "who") and not holds_asked("the two parties signed.", "who")
+    assert opens_with_pronoun("He is also the oldest.") and opens_with_pronoun("他表示同意。")
+    assert not opens_with_pronoun("Helsinki is the capital.")
