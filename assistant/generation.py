@@ -1,0 +1,49 @@
+"""An answer written by the LLM: prompt, stream a preview, read the completion, check its citations."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Iterator
+
+from . import prompts
+from .answer import Answer, format_sources, llm_answer
+from .citations import check_answer, sanitize
+from .embed import Embedder
+from .llm import BrokenStream, ChatModel
+from .model_output import Preview, read_completion
+from .retrieve import Passage
+from .settings import Settings
+
+
+def generate_answer(model: ChatModel, question: str, passages: list[Passage], embedder: Embedder,
+                    settings: Settings, relevance: float) -> Iterator[str | Answer]:
+    """Yield preview text as the model writes (see `Preview`), then the checked Answer last.
+
+    A stream that breaks after some text, or a completion cut at the token limit, gives a
+    partial answer: its complete, cited sentences, checked as usual, and a note first among
+    the warnings. A failure before any text raises BackendError.
+    """
+    sources, used = format_sources(passages, settings.llm_context_chars)
+    passages = passages[:used]
+    user = prompts.render("answer", today=date.today().isoformat(), sources=sources, question=question)
+    preview = Preview(len(passages))
+    raw: list[str] = []
+    cut: list[str] = []
+    try:
+        for delta in model.stream(prompts.render("system"), user):
+            if delta.text:
+                raw.append(delta.text)
+                shown = preview.feed(delta.text)
+                if shown:
+                    yield shown
+            if delta.finish_reason == "length":
+                cut.append("partial answer: the model reached its token limit; only its complete, cited sentences are shown")
+    except BrokenStream as exc:
+        cut.append(f"partial answer: {exc}; only the complete, cited sentences received are shown")
+    rest = preview.finish()
+    if rest:
+        yield rest
+    completion = read_completion("".join(raw), len(passages))
+    text, removed = sanitize(completion.text, {p.url for p in passages if p.url})
+    check = check_answer(text, passages, embedder, settings.support_threshold)
+    yield llm_answer(question, text, passages, check, cut + completion.notes + removed, settings.strict_citations,
+                     relevance, partial=bool(cut))
