@@ -25,7 +25,8 @@ def generate_answer(model: ChatModel, question: str, passages: list[Passage], em
     sources, used = format_sources(passages, settings.llm_context_chars)
     passages = passages[:used]
     user = prompts.render("answer", today=date.today().isoformat(), sources=sources, question=question)
-    preview = Preview(len(passages))
+    urls = {p.url for p in passages if p.url}
+    preview = Preview(len(passages), urls)
     raw: list[str] = []
     cut: list[str] = []
     try:
@@ -43,7 +44,7 @@ def generate_answer(model: ChatModel, question: str, passages: list[Passage], em
     if rest:
         yield rest
     completion = read_completion("".join(raw), len(passages))
-    text, removed = sanitize(completion.text, {p.url for p in passages if p.url})
+    text, removed = sanitize(completion.text, urls)
     check = check_answer(text, passages, embedder, settings.support_threshold)
     yield llm_answer(question, text, passages, check, cut + completion.notes + removed, settings.strict_citations,
                      relevance, partial=bool(cut))

@@ -155,10 +155,11 @@ class ChatModel:
         except openai.NotFoundError as exc:
             raise BackendError(f"the LLM endpoint {self.where} has no model '{self.settings.llm_model}' (NEWSROOM_LLM_MODEL)") from exc
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line for the user
-            message = self._describe(exc)
             if received:
-                raise BrokenStream(message, "".join(received)) from exc
-            raise BackendError(message) from exc
+                detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+                raise BrokenStream(f"the LLM endpoint {self.where} stopped in the middle of the answer ({detail[:120]})",
+                                   "".join(received)) from exc
+            raise BackendError(self._describe(exc)) from exc
 
     def _describe(self, exc: Exception) -> str:
         import openai
@@ -176,7 +177,7 @@ class ChatModel:
             return f"the LLM endpoint {where} refused the request ({exc.status_code}): {exc.message}"
         if isinstance(exc, openai.APIError):
             return f"the LLM endpoint {where} failed: {exc}"
-        return f"the connection to the LLM endpoint {where} broke ({type(exc).__name__}: {exc})"
+        return f"the LLM endpoint {where} failed ({type(exc).__name__}: {exc})"
 
     def complete(self, system: str, user: str, max_tokens: int = ANSWER_MAX_TOKENS) -> str:
         """The whole completion's answer text, reasoning left out."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ingest.chunking import sentences
+
 # -- reasoning -------------------------------------------------------------------
 # Opening and closing markers of thinking blocks: Qwen3 / DeepSeek-R1 / QwQ (<think>), Claude-style
 # prompts (<thinking>), Magistral ([THINK]), Kimi (◁think▷).
@@ -83,11 +85,27 @@ MAX_RANGE = 10  # "[1-3]" expands to [1][2][3]; a longer range is a number, not 
 _AFTER_STOP_RE = re.compile(r"(?<=[^\s.!?。！？])(?P<stop>[.!?。！？]+)[ \t]*(?P<cites>(?:\[\d{1,3}\][ \t]*)+)(?=\s|$)")
 
 
-def _numbers(spec: str) -> list[int]:
+# "According to Source 1, ...", "Selon la source 2, ...", "根据来源1，...": a citation written as words.
+_ACCORDING_RE = re.compile(
+    rf"(?:(?<=^)|(?<=[.!?]\s)|(?<=[。！？\n]))(?:according to|based on|as stated in|per|selon|d'après|según|laut|根据|据)\s*"
+    rf"(?:the |la |le |l'|el |der |die )?(?P<nums>{_LABEL}\s*\[?\d{{1,3}}\]?(?:{_SEP}\[?\d{{1,3}}\]?)*)\s*[,，:：]\s*(?P<first>\w)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _according(m: re.Match) -> str:
+    nums = _numbers(m.group("nums"))
+    return m.group(0) if not nums else "".join(f"[{n}]" for n in nums) + " " + m.group("first").upper()
+
+
+def _numbers(spec: str) -> list[int] | None:
+    """The source numbers a citation names; None when it holds a range too long to be citations."""
     out: list[int] = []
     for part in re.split(r"\s*(?:[,，;；、/]|\band\b|\bet\b|\by\b|\bund\b|和|与|及)\s*", spec, flags=re.IGNORECASE):
         r = _RANGE_RE.search(part)
-        if r and 0 < int(r.group(2)) - int(r.group(1)) < MAX_RANGE:
+        if r and not 0 < int(r.group(2)) - int(r.group(1)) < MAX_RANGE:
+            return None
+        if r:
             out.extend(range(int(r.group(1)), int(r.group(2)) + 1))
         else:
             out.extend(int(d) for d in re.findall(r"\d{1,3}", part))
@@ -95,13 +113,15 @@ def _numbers(spec: str) -> list[int]:
 
 
 def _canonical(m: re.Match) -> str:
-    return "".join(f"[{n}]" for n in _numbers(m.group("nums")))
+    nums = _numbers(m.group("nums"))
+    return m.group(0) if nums is None else "".join(f"[{n}]" for n in nums)
 
 
 def normalize_citations(text: str, n_sources: int | None = None) -> str:
     """Every citation form models use, written as `[n]` right before the sentence's end.
 
-    A bare `(n)` counts only at a sentence end and when every number names a given source.
+    A bare `(n)` counts only at a sentence end and when every number names a given source;
+    "According to source 2, ..." becomes a citation of source 2.
     """
     text = _SUP_RE.sub(_canonical, text)
     text = _BRACKET_RE.sub(_canonical, text)
@@ -109,12 +129,13 @@ def normalize_citations(text: str, n_sources: int | None = None) -> str:
 
     def bare(m: re.Match) -> str:
         nums = _numbers(m.group("nums"))
-        if n_sources is None or not all(1 <= n <= n_sources for n in nums):
+        if not nums or n_sources is None or not all(1 <= n <= n_sources for n in nums):
             return m.group(0)
         return " " + "".join(f"[{n}]" for n in nums)
 
     text = _BARE_PAREN_RE.sub(bare, text)
-    return _AFTER_STOP_RE.sub(lambda m: " " + m.group("cites").replace(" ", "").strip() + m.group("stop"), text)
+    text = _AFTER_STOP_RE.sub(lambda m: " " + m.group("cites").replace(" ", "").strip() + m.group("stop"), text)
+    return _ACCORDING_RE.sub(_according, text)  # after the move above: this citation opens its sentence
 
 
 # -- Markdown and source lists ----------------------------------------------------
@@ -123,7 +144,7 @@ _SOURCES_HEADING_RE = re.compile(
     r"|参考资料|参考来源|参考文献|参考|资料来源|来源|引用|出处)\s*[*_]*\s*[:：]?\s*[*_]*\s*$",
     re.IGNORECASE,
 )
-_FOOTNOTE_DEF_RE = re.compile(r"^\s*\[\^?\d{1,3}\]\s*:\s.*$")
+_FOOTNOTE_DEF_RE = re.compile(r"^\s*\[\^?\d{1,3}\]\s*:")
 _LIST_MARK_RE = re.compile(r"^\s*(?:[-*+•·]|\d{1,2}[.)]|[a-z][.)])\s+")
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s+")
 _QUOTE_MARK_RE = re.compile(r"^\s*>\s?")
@@ -153,8 +174,9 @@ def flatten_markdown(text: str) -> tuple[str, list[str]]:
         line = _ANSWER_LABEL_RE.sub("", line)
         if "|" in line and line.strip().startswith("|"):
             line = " – ".join(c.strip() for c in line.strip().strip("|").split("|") if c.strip())
-        lines.append(line.rstrip())
-    return "\n".join(lines).strip(), notes
+        if line.strip():
+            lines.append(line.rstrip())
+    return "\n".join(lines), notes
 
 
 # -- refusals -----------------------------------------------------------------------
@@ -173,7 +195,7 @@ _REFUSAL_RE = re.compile(
         r"\bn'(?:est|sont) pas (?:mentionnée?s?|précisée?s?|indiquée?s?|fournie?s?) dans les (?:sources|archives|documents)",
         r"\bimpossible de (?:répondre|déterminer|dire|savoir)\b",
         r"\blas fuentes\b[^.!?]{0,60}\bno (?:mencionan|indican|dicen|contienen|precisan|permiten)\b|\bno hay información\b",
-        r"\bdie (?:Quellen|Dokumente|Artikel)\b[^.!?]{0,60}\b(?:nicht|keine)\b|\bkeine (?:Informationen|Angaben)\b",
+        r"\bdie (?:Quellen|Dokumente|Artikel)\b[^.!?]{0,60}\b(?:nicht|kein\w*)\b|\bkeine (?:Informationen|Angaben)\b",
         r"(?:资料|来源|文档|档案|文章|材料|上下文|原文|提供的内容)[^。！？]{0,20}(?:没有|未|并未|不包含|无)(?:提到|提及|说明|记载|涉及|包含|相关|给出|显示|明确)",
         r"无法(?:回答|确定|判断|得知|从)|没有(?:相关|足够)?(?:信息|资料|内容|记载)|未(?:提及|提到|说明|记载)",
     ]),
@@ -200,7 +222,8 @@ class Completion:
 def read_completion(raw: str, n_sources: int | None = None) -> Completion:
     """Reasoning out, citations canonical, Markdown flattened (see the module's docstring)."""
     answer, reasoning, unfinished = split_reasoning(raw)
-    text, notes = flatten_markdown(normalize_citations(answer, n_sources))
+    text, notes = flatten_markdown(answer)
+    text = normalize_citations(text, n_sources)
     if unfinished and not text.strip():
         notes.append("the model was still reasoning when its answer ended (raise its token limit or turn thinking off)")
     return Completion(text, reasoning, unfinished, notes)
@@ -210,20 +233,32 @@ def read_completion(raw: str, n_sources: int | None = None) -> Completion:
 _CITED_RE = re.compile(r"\[\d{1,3}\]")
 # A tail that may still become a citation or a marker: hold it back until it is complete.
 _OPEN_TAIL_RE = re.compile(r"[\[【［〔(（<◁^][^\]】］〕)）>▷\n]{0,24}$")
-_STOP_TAIL_RE = re.compile(r"[.!?。！？\s]+$")
+
+
+def cited_sentences(text: str) -> str:
+    """Only the sentences that cite a source and are not refusals, line by line."""
+    lines = []
+    for line in text.splitlines():
+        kept = [line[s.start : s.end] for s in sentences(line)]
+        kept = [s for s in kept if _CITED_RE.search(s) and not is_refusal(s)]
+        if kept:
+            lines.append(" ".join(kept))
+    return "\n".join(lines)
 
 
 class Preview:
     """What may be shown of a streaming completion, piece by piece.
 
-    Nothing is shown before the model's first citation (a preamble, a refusal, reasoning
-    whose opening tag was in the chat template); reasoning blocks are never shown; a
-    citation split across pieces (`[`, `1`, `]`) is shown once whole. The checked answer
-    that follows the stream replaces the preview.
+    Only sentences that cite a source are shown, each up to its latest citation while it is
+    being written: no preamble, no refusal, no reasoning (blocks are never shown; reasoning
+    whose opening tag was in the chat template is shown only where it cites, until its
+    closing tag arrives), no links or markup. A citation split across pieces (`[`, `1`, `]`)
+    is shown once whole. The checked answer that follows the stream replaces the preview.
     """
 
-    def __init__(self, n_sources: int | None = None):
+    def __init__(self, n_sources: int | None = None, allowed_urls: set[str] | frozenset[str] = frozenset()):
         self.n_sources = n_sources
+        self.allowed_urls = set(allowed_urls)
         self.raw = ""
         self.shown = ""
         self.thinking = False  # inside a reasoning block right now
@@ -240,17 +275,32 @@ class Preview:
         tail = _OPEN_TAIL_RE.search(answer)
         if tail:
             answer = answer[: tail.start()]
-        text = flatten_markdown(normalize_citations(answer, self.n_sources))[0]
-        if not self.shown and not _CITED_RE.search(text):
-            return ""
-        # A sentence's full stop waits: a citation written after it moves before it.
-        return self._advance(_STOP_TAIL_RE.sub("", text))
+        text = self._read(answer)
+        last = None
+        for last in _CITED_RE.finditer(text):
+            pass
+        return self._advance(self._renumber(cited_sentences(text[: last.end()]))) if last else ""
 
     def finish(self) -> str:
         """The rest once the stream has ended."""
-        if not self.shown:
-            return ""
-        return self._advance(read_completion(self.raw, self.n_sources).text)
+        return self._advance(self._renumber(cited_sentences(self._read(split_reasoning(self.raw)[0]))))
+
+    def _renumber(self, text: str) -> str:
+        """Sources numbered in order of first citation, as the checked answer numbers them."""
+        order: dict[int, int] = {}
+
+        def number(m: re.Match) -> str:
+            return f"[{order.setdefault(int(m.group(0)[1:-1]), len(order) + 1)}]"
+
+        return _CITED_RE.sub(number, text)
+
+    def _read(self, answer: str) -> str:
+        from .citations import sanitize
+
+        text = sanitize(normalize_citations(flatten_markdown(answer)[0], self.n_sources), self.allowed_urls)[0]
+        if self.n_sources is None:
+            return text
+        return _CITED_RE.sub(lambda m: m.group(0) if 1 <= int(m.group(0)[1:-1]) <= self.n_sources else "", text)
 
     def _advance(self, text: str) -> str:
         if not text.startswith(self.shown):
