@@ -11,8 +11,8 @@ from ingest.chunking import count_tokens, sentences
 from ingest.normalize import detect_language
 
 from .citations import CheckResult
-from .model_output import is_refusal
 from .embed import Embedder
+from .model_output import is_refusal
 from .retrieve import Passage
 from .sparse import tokenize
 

@@ -8,7 +8,8 @@ from . import prompts
 from .answer import Answer, format_sources, llm_answer
 from .citations import check_answer, sanitize
 from .embed import Embedder
-from .llm import BrokenStream, ChatModel
+from .errors import BackendError
+from .llm import ANSWER_MAX_TOKENS, BrokenStream, ChatModel
 from .model_output import Preview, read_completion
 from .retrieve import Passage
 from .settings import Settings
@@ -20,7 +21,8 @@ def generate_answer(model: ChatModel, question: str, passages: list[Passage], em
 
     A stream that breaks after some text, or a completion cut at the token limit, gives a
     partial answer: its complete, cited sentences, checked as usual, and a note first among
-    the warnings. A failure before any text raises BackendError.
+    the warnings. When nothing cited survives the cut, or the endpoint fails before any text,
+    BackendError is raised: an abstention would wrongly say the archive does not answer.
     """
     sources, used = format_sources(passages, settings.llm_context_chars)
     passages = passages[:used]
@@ -37,14 +39,19 @@ def generate_answer(model: ChatModel, question: str, passages: list[Passage], em
                 if shown:
                     yield shown
             if delta.finish_reason == "length":
-                cut.append("partial answer: the model reached its token limit; only its complete, cited sentences are shown")
+                cut.append(f"the model reached its token limit ({ANSWER_MAX_TOKENS})")
     except BrokenStream as exc:
-        cut.append(f"partial answer: {exc}; only the complete, cited sentences received are shown")
+        cut.append(str(exc))
     rest = preview.finish()
     if rest:
         yield rest
     completion = read_completion("".join(raw), len(passages))
     text, removed = sanitize(completion.text, urls)
     check = check_answer(text, passages, embedder, settings.support_threshold)
-    yield llm_answer(question, text, passages, check, cut + completion.notes + removed, settings.strict_citations,
-                     relevance, partial=bool(cut))
+    notes = [f"partial answer: {cut[0]}; only its complete, cited sentences are shown"] if cut else []
+    answer = llm_answer(question, text, passages, check, notes + completion.notes + removed, settings.strict_citations,
+                        relevance, partial=bool(cut))
+    if cut and answer.abstained:
+        still = " while still reasoning (turn thinking off or raise the limit)" if completion.unfinished_reasoning else ""
+        raise BackendError(f"{cut[0]}{still} before writing any cited sentence: try again")
+    yield answer

@@ -3,8 +3,8 @@
 Real models think aloud (`<think>` blocks, sometimes with the opening tag in the chat
 template and only `</think>` in the output), cite as `[1, 2]`, `【1】`, `[^1]` or
 `[Source 1]`, answer in Markdown lists, and append a list of sources. `read_completion`
-turns a whole completion into plain lines with canonical `[n]` citations; `Preview` does the
-same for a stream while it arrives, showing nothing until the model has cited something.
+turns a whole completion into plain lines with canonical `[n]` citations; `Preview` reads a
+stream while it arrives and shows only the sentences that cite a source.
 The habits come from the models' chat templates and documentation (Qwen3, DeepSeek-R1,
 Magistral, Kimi, gpt-oss, Llama, Mistral, Gemma) and are replayed in `tests/replay/`.
 """
@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 
 from ingest.chunking import sentences
+
+from .citations import sanitize
 
 # -- reasoning -------------------------------------------------------------------
 # Opening and closing markers of thinking blocks: Qwen3 / DeepSeek-R1 / QwQ (<think>), Claude-style
@@ -181,23 +183,25 @@ def flatten_markdown(text: str) -> tuple[str, list[str]]:
 
 # -- refusals -----------------------------------------------------------------------
 # How models say the sources do not answer, in the languages the app answers in. Each names
-# the sources (or the speaker's inability), so "the ministry did not mention the cost" is not one.
+# the sources, or is the model speaking of itself, so a reported fact ("the ministry gave no
+# details", "die Polizei machte keine Angaben", "公司未说明原因") is never taken for one.
 _SRC = r"(?:provided |given |available |above )?(?:sources?|archives?|documents?|context|passages?|texts?|articles?|information provided)"
+_SRC_FR = r"(?:les |ces |aucune des |aucun des )(?:sources?|archives?|documents?|passages?|extraits?|articles?)"
 _REFUSAL_RE = re.compile(
     "|".join([
         rf"\b(?:the|these|my) {_SRC}\b[^.!?]{{0,60}}\b(?:do(?:es)? not|don't|doesn't|never|fail to|contain no|make no|say nothing|provide no)\b",
         rf"\b(?:no|not enough|insufficient) (?:information|mention|details?|data|evidence)\b[^.!?]{{0,40}}\b(?:in|from) (?:the |these )?{_SRC}",
         r"\bI (?:cannot|can't|could not|couldn't|am unable to|was unable to|do not|don't)\b[^.!?]{0,30}\b(?:answer|find|determine|tell|know|say)\b",
         r"\bnot (?:mentioned|specified|stated|found|given|provided|answered) in the (?:provided |given )?(?:sources?|archive|documents?|context)",
-        r"\b(?:les|ces|aucune des) (?:sources?|archives?|documents?|passages?|extraits?|articles?)\b[^.!?]{0,60}\bne (?:\w+ )?(?:précise|mentionne|permet|di|contien|indique|répond|fourni|donne|cite|parle|évoque|perme)\w*",
+        rf"\b{_SRC_FR}\b[^.!?]{{0,60}}\bne (?:\w+ )?(?:précise|mentionne|permet|di|contien|indique|répond|fourni|donne|cite|parle|évoque)\w*",
         r"\bje ne (?:peux|sais|suis pas en mesure|trouve)\b",
-        r"\baucune (?:information|mention|indication|donnée|précision)\b",
-        r"\bn'(?:est|sont) pas (?:mentionnée?s?|précisée?s?|indiquée?s?|fournie?s?) dans les (?:sources|archives|documents)",
-        r"\bimpossible de (?:répondre|déterminer|dire|savoir)\b",
-        r"\blas fuentes\b[^.!?]{0,60}\bno (?:mencionan|indican|dicen|contienen|precisan|permiten)\b|\bno hay información\b",
-        r"\bdie (?:Quellen|Dokumente|Artikel)\b[^.!?]{0,60}\b(?:nicht|kein\w*)\b|\bkeine (?:Informationen|Angaben)\b",
-        r"(?:资料|来源|文档|档案|文章|材料|上下文|原文|提供的内容)[^。！？]{0,20}(?:没有|未|并未|不包含|无)(?:提到|提及|说明|记载|涉及|包含|相关|给出|显示|明确)",
-        r"无法(?:回答|确定|判断|得知|从)|没有(?:相关|足够)?(?:信息|资料|内容|记载)|未(?:提及|提到|说明|记载)",
+        rf"\baucune (?:information|mention|indication|donnée|précision)\b[^.!?]{{0,60}}\b(?:dans|parmi) {_SRC_FR}",
+        r"\bn'(?:est|sont) pas (?:mentionnée?s?|précisée?s?|indiquée?s?|fournie?s?) dans (?:les|ces) (?:sources|archives|documents|extraits)",
+        r"\bimpossible de répondre\b",
+        r"\blas fuentes\b[^.!?]{0,60}\bno (?:mencionan|indican|dicen|contienen|precisan|permiten)\b|\bno puedo (?:responder|determinar)\b",
+        r"\bdie (?:Quellen|Dokumente|Texte)\b[^.!?]{0,60}\b(?:nicht|kein\w*)\b|\bich kann\b[^.!?]{0,30}\bnicht (?:beantworten|sagen)\b",
+        r"(?:资料|来源|文档|档案|材料|上下文|原文|提供的内容)[^。！？]{0,20}(?:没有|未|并未|不包含|无)(?:提到|提及|说明|记载|涉及|包含|相关|给出|显示|明确)",
+        r"(?:我|本助手)?无法(?:回答|根据|从)|没有(?:相关|足够)的?(?:信息|资料|内容|记载)",
     ]),
     re.IGNORECASE,
 )
@@ -261,12 +265,11 @@ class Preview:
         self.allowed_urls = set(allowed_urls)
         self.raw = ""
         self.shown = ""
-        self.thinking = False  # inside a reasoning block right now
 
     def feed(self, piece: str) -> str:
         """Add a piece of the completion; return the text to show now (maybe empty)."""
         self.raw += piece
-        answer, _, self.thinking = split_reasoning(self.raw)
+        answer = split_reasoning(self.raw)[0]
         lowered = answer[-12:].lower()
         for k in range(min(12, len(lowered)), 0, -1):  # a marker still being written
             if any(m.startswith(lowered[-k:]) for m in _MARKERS):
@@ -295,9 +298,7 @@ class Preview:
         return _CITED_RE.sub(number, text)
 
     def _read(self, answer: str) -> str:
-        from .citations import sanitize
-
-        text = sanitize(normalize_citations(flatten_markdown(answer)[0], self.n_sources), self.allowed_urls)[0]
+        text = sanitize(read_completion(answer, self.n_sources).text, self.allowed_urls)[0]
         if self.n_sources is None:
             return text
         return _CITED_RE.sub(lambda m: m.group(0) if 1 <= int(m.group(0)[1:-1]) <= self.n_sources else "", text)

@@ -60,11 +60,12 @@ def test_markdown_is_flattened_and_the_source_list_dropped():
     "The provided sources do not mention who signed the agreement.",
     "I cannot answer this question from the sources given.",
     "Les sources fournies ne précisent pas qui a signé l'accord.",
-    "Aucune information sur la date n'est donnée.",
+    "Aucune information sur la date ne figure dans les sources.",
     "提供的资料中没有提到签署人。",
     "无法从来源中确定投产时间。",
     "Las fuentes no mencionan la fecha.",
     "Die Quellen nennen keinen Preis.",
+    "Je ne peux pas répondre à partir de ces documents.",
 ])
 def test_refusals_are_recognised(sentence):
     assert is_refusal(sentence)
@@ -74,6 +75,10 @@ def test_refusals_are_recognised(sentence):
     "The ministry did not mention the cost.",
     "Yu Yingfu et Liu Tao ont signé l'accord au nom des deux parties.",
     "The council gave no details of the route.",
+    "Aucune information n'a été donnée par la police.",
+    "Die Polizei machte keine Angaben zur Ursache.",
+    "公司未说明裁员原因。",
+    "Il est impossible de déterminer la cause de l'incendie, selon les pompiers.",
     "江川市新能源电池工厂今年三月正式投产。",
 ])
 def test_facts_are_not_taken_for_refusals(sentence):

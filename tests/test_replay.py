@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from assistant.errors import BackendError
 from llm_server import Reply, ScriptedLLM
 
 REPLAY = Path(__file__).parent / "replay"
@@ -61,7 +62,11 @@ def replayed(tmp_path_factory):
             assert not report.failed
             for case in CASES:
                 current["case"] = case
-                events = list(a.ask_stream(case["question"]))
+                events: list = []
+                try:
+                    events.extend(a.ask_stream(case["question"]))
+                except BackendError as exc:
+                    events.append(exc)
                 results[case["id"]] = (events[:-1], events[-1], current.get("reply"))
                 current.pop("reply", None)
         finally:
@@ -93,6 +98,10 @@ def test_a_replayed_completion_shows_what_it_must(replayed, case):
     pieces, answer, reply = replayed[case["id"]]
     assert reply is not None, "the question never reached the model (answerability said no)"
     preview = "".join(pieces)
+    if "error" in case:
+        assert isinstance(answer, BackendError) and case["error"] in str(answer), answer
+        assert preview == ""
+        return
     assert answer.mode == "llm"
     assert answer.abstained == case.get("abstained", False), (answer.answer, answer.warnings)
     assert answer.partial == case.get("partial", False), answer.warnings
