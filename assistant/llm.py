@@ -104,20 +104,20 @@ class ChatModel:
             )
         return self._client
 
-    def request(self, system: str, user: str, max_tokens: int, stream: bool) -> dict[str, Any]:
-        """The request body, with the adaptations this endpoint needed."""
+    def request(self, system: str, user: str, max_tokens: int) -> dict[str, Any]:
+        """The (streamed) request body, with the adaptations this endpoint needed."""
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
         req: dict[str, Any] = {"model": self.settings.llm_model, "messages": messages, "temperature": 0,
-                               "max_tokens": max_tokens, "stream": stream}
+                               "max_tokens": max_tokens, "stream": True}
         for a in self._adapted:
             a.apply(req)
         return req
 
-    def _create(self, system: str, user: str, max_tokens: int, stream: bool):
+    def _create(self, system: str, user: str, max_tokens: int):
         import openai
 
         while True:
-            req = self.request(system, user, max_tokens, stream)
+            req = self.request(system, user, max_tokens)
             try:
                 return self.client().chat.completions.create(**req)
             except openai.BadRequestError as exc:
@@ -137,7 +137,7 @@ class ChatModel:
 
         received: list[str] = []
         try:
-            for event in self._create(system, user, max_tokens, stream=True):
+            for event in self._create(system, user, max_tokens):
                 if not event.choices:
                     continue
                 choice = event.choices[0]
