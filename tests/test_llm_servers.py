@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.errors import BackendError
-from llm_server import PROFILES, UNPORTABLE_FIELDS, Reply, ScriptedLLM
+from llm_server import UNPORTABLE_FIELDS, Reply, ScriptedLLM
 
 ARCHIVE = Path(__file__).parent / "replay" / "archive.jsonl"
 QUESTION = "Qui a signé l'accord au nom des deux parties ?"
@@ -142,7 +142,3 @@ def test_a_claim_check_reads_reasoning_and_bracket_forms_too(assistant_on):
     with ScriptedLLM(verdict) as server:
         result = assistant_on(server).check("Yu Yingfu et Liu Tao ont signé l'accord au nom des deux parties")
     assert result.verdict == "supported" and "[1]" in result.explanation and "names them" not in result.explanation
-
-
-def test_every_profile_is_exercised():
-    assert set(PROFILES) == {"openai-reasoning", "no-system-role"}
