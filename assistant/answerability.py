@@ -99,10 +99,10 @@ def anchor_share(question: str, passage: str) -> float | None:
 
 def _leg_field(ranked: list[Passage], name: str, depth: int = 9) -> tuple[float, float]:
     """One embedder's view: its best score among the passages, and how far that stands above its next ``depth``."""
-    best: dict[str, float] = {}
+    best: dict[tuple[str, str], float] = {}
     for p in ranked:
         if name in p.legs:
-            best[p.article_id] = max(best.get(p.article_id, -1.0), p.legs[name])
+            best[p.key] = max(best.get(p.key, -1.0), p.legs[name])
     ordered = sorted(best.values(), reverse=True)
     if not ordered:
         return 0.0, 0.0
@@ -140,7 +140,7 @@ def judge(question: str, ranked: list[Passage], scored: list, settings: Settings
     if not ranked:
         return Answerability(relevance, 0.0, None, None, None, {}, None, "nothing retrieved")
     best = ranked[0]
-    rest = [p.score for p in ranked[1:] if p.article_id != best.article_id][:29]
+    rest = [p.score for p in ranked[1:] if p.key != best.key][:29]
     gap = best.score - sum(rest) / len(rest) if len(rest) >= background else None
     qlang = detect_language(question)[:2]
     coverage = None

@@ -11,72 +11,112 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Literal, NamedTuple
+from typing import Annotated, Any, Iterator, Literal, NamedTuple
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from . import export
 from .answer import Answer
 from .auth import Users, is_loopback, load_users
 from .errors import ConfigError, InputError, NewsroomError
-from .limits import LimitsMiddleware, TokenBucket, rules_from
+from .inputs import MAX_DATE_CHARS, MAX_FILTER_CHARS, MAX_FILTER_VALUES, invalid_char
+from .limits import Backoff, LimitsMiddleware, TokenBucket, client_address, rules_from, too_many
 from .service import Assistant, Filters
 from .settings import Settings
+from .web_files import FileGuard, UploadLedger
+from .web_sessions import WebSessions
 
 log = logging.getLogger(__name__)
-Names = list[str] | None
+UPLOAD_LEFTOVER_AGE_S = 24 * 3600.0  # with a shared server store, older uploads are surely abandoned
+
+
+def _valid(text: str) -> str:
+    """Refuse code points no text may carry; pydantic's error then names the field."""
+    bad = invalid_char(text)
+    if bad:
+        raise ValueError(f"holds a character no text may carry ({bad}); send valid Unicode")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_valid)]
+Name = Annotated[str, Field(max_length=MAX_FILTER_CHARS), AfterValidator(_valid)]
+Names = list[Name] | None
+# The service bounds the whole history (turns and characters: ``inputs.check_history``); this
+# keeps a body from carrying more items than that before it is read.
+MAX_HISTORY_ITEMS = 100
+
+
+class Message(BaseModel):
+    """One OpenAI-style chat message: ``{"role": "user" | "assistant" | "system", "content": ...}``."""
+
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["user", "assistant", "system", "developer", "tool"]
+    content: Text | list[dict[str, Any]] | None = None
+
+
+History = list[tuple[Text, Text] | Message] | None
 
 
 class FilterBody(BaseModel):
     """The CLI's filters; ``collection`` narrows within the caller's grants (never widens them)."""
 
     model_config = ConfigDict(extra="forbid")
-    lang: Names = Field(default=None, max_length=50)
-    since: str | None = Field(default=None, max_length=64)
-    until: str | None = Field(default=None, max_length=64)
-    source: Names = Field(default=None, max_length=200)
-    collection: Names = Field(default=None, max_length=200)
+    lang: Names = Field(default=None, max_length=MAX_FILTER_VALUES)
+    since: Text | None = Field(default=None, max_length=MAX_DATE_CHARS)
+    until: Text | None = Field(default=None, max_length=MAX_DATE_CHARS)
+    source: Names = Field(default=None, max_length=MAX_FILTER_VALUES)
+    collection: Names = Field(default=None, max_length=MAX_FILTER_VALUES)
 
     def filters(self) -> Filters:
         return Filters(lang=self.lang, source=self.source, since=self.since, until=self.until)
 
 
+def _history(history: History) -> list[Any] | None:
+    """The body's history as the service takes it: pairs, or messages as plain dicts."""
+    if history is None:
+        return None
+    return [h.model_dump() if isinstance(h, Message) else h for h in history]
+
+
 class SearchBody(FilterBody):
-    query: str
+    query: Text
     k: int | None = Field(default=None, ge=1, le=100)
     mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
 
 
 class AskBody(FilterBody):
-    question: str
-    history: list[tuple[str, str]] | None = Field(default=None, max_length=20)
+    question: Text
+    history: History = Field(default=None, max_length=MAX_HISTORY_ITEMS,
+                             description="earlier turns: [question, answer] pairs or {role, content} messages")
     stream: bool = False
 
 
 class ExportBody(FilterBody):
-    question: str
-    history: list[tuple[str, str]] | None = Field(default=None, max_length=20)
+    question: Text
+    history: History = Field(default=None, max_length=MAX_HISTORY_ITEMS)
     format: Literal["md", "csv"] = "md"
 
 
 class CheckBody(FilterBody):
-    claim: str
+    claim: Text
 
 
 class QuoteBody(FilterBody):
-    words: str
+    words: Text
 
 
 class CoverageBody(FilterBody):
-    query: str
+    query: Text
 
 
 class Principal(NamedTuple):
@@ -84,6 +124,7 @@ class Principal(NamedTuple):
 
     name: str | None
     collections: tuple[str, ...] | None
+    admin: bool = False  # may see server paths (logins off, or a users-file admin)
 
 
 def narrowed(granted: tuple[str, ...] | None, requested: list[str] | None) -> tuple[str, ...] | None:
@@ -129,7 +170,9 @@ class _Credentials:
         self._ok: dict[bytes, float] = {}
         self._lock = threading.Lock()
 
-    def user(self, request: Request) -> str | None:
+    @staticmethod
+    def claimed(request: Request) -> tuple[str, str] | None:
+        """The (name, password) an HTTP Basic header claims; None when there is no well-formed one."""
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("basic "):
             return None
@@ -137,20 +180,21 @@ class _Credentials:
             name, sep, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError):
             return None
-        if not sep:
-            return None
+        return (name, password) if sep else None
+
+    def verify(self, name: str, password: str) -> bool:
         key = hashlib.sha256(self._salt + name.encode() + b"\0" + password.encode()).digest()
         now = time.monotonic()
         with self._lock:
             if self._ok.get(key, 0.0) > now:
-                return name
+                return True
         if not self.users.verify(name, password):
-            return None
+            return False
         with self._lock:
             if len(self._ok) > 10_000:
                 self._ok = {k: t for k, t in self._ok.items() if t > now}
             self._ok[key] = now + self.ttl
-        return name
+        return True
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -167,17 +211,25 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
 
 
-def create_api(assistant: Assistant, users: Users | None = None) -> FastAPI:
-    """The HTTP API over ``assistant``; ``users`` defaults to the settings' users file and auth mode."""
+def create_api(assistant: Assistant, users: Users | None = None, sessions: WebSessions | None = None,
+               ledger: UploadLedger | None = None) -> FastAPI:
+    """The HTTP API over ``assistant``; ``users`` defaults to the settings' users file and auth mode.
+
+    ``sessions`` and ``ledger``: the web app's logins and uploads, when the Gradio app is mounted on it
+    (``create_server``): its events are then rate-limited per user and its file values guarded."""
     settings = assistant.settings
     users = users if users is not None else load_users(settings)
     credentials = _Credentials(users)
-    api = FastAPI(title="Newsroom assistant", version="0.1.0",
+    api = FastAPI(title="Newsroom assistant", version="0.1.0", openapi_url=None, docs_url=None, redoc_url=None,
                   description="Cited answers from a news archive. Errors are JSON {\"error\": \"...\"}.")
     # Gradio defers to a parent CORSMiddleware: no other origin may call, unless configured.
     api.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=True,
                        allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"])
-    api.add_middleware(LimitsMiddleware, rules=rules_from(settings), bucket=TokenBucket(settings.rate_per_minute))
+    rules, bucket, backoff = rules_from(settings), TokenBucket(settings.rate_per_minute), Backoff()
+    if ledger is not None and sessions is not None:  # added first, so it runs inside the limits (bodies bounded)
+        api.add_middleware(FileGuard, ledger=ledger, sessions=sessions)
+    api.add_middleware(LimitsMiddleware, rules=rules, bucket=bucket, backoff=backoff,
+                       web_user=sessions.user if sessions is not None else lambda headers: None)
     api.state.users = users
 
     @api.exception_handler(NewsroomError)
@@ -198,16 +250,53 @@ def create_api(assistant: Assistant, users: Users | None = None) -> FastAPI:
         log.exception("request failed")
         return JSONResponse({"error": "internal error; the server log has the details"}, status_code=500)
 
+    def limited(key: str) -> None:
+        wait = bucket.take(key)
+        if wait:
+            message, extra = too_many(wait, f"too many requests: the limit is {bucket.per_minute} a minute")
+            raise HTTPException(429, message, headers=extra)
+
     def principal(request: Request) -> Principal:
+        """The verified caller. Rates are kept per verified user (per client address with logins off,
+        or for requests that prove no user); failed logins back off per claimed name and address."""
+        address = client_address(request.scope, {k.lower(): v for k, v in request.headers.items()},
+                                 rules.trusted_proxies)
         if not users.enabled:
-            return Principal(None, None)
-        name = credentials.user(request)
-        if name is None:
+            limited(f"ip:{address}")
+            return Principal(None, None, admin=True)
+        claim = credentials.claimed(request)
+        if claim is not None:
+            wait = backoff.wait(claim[0], address)
+            if wait:
+                message, extra = too_many(wait, "too many failed logins")
+                raise HTTPException(429, message, headers=extra)
+        if claim is None or not credentials.verify(*claim):
+            if claim is not None:
+                backoff.failed(claim[0], address)
+            limited(f"ip:{address}")
             raise HTTPException(401, "log in: send HTTP Basic credentials of a user in the users file",
                                 headers={"WWW-Authenticate": 'Basic realm="newsroom", charset="UTF-8"'})
-        return Principal(name, users.collections_for(name))
+        name = claim[0]
+        backoff.succeeded(name, address)
+        limited(f"user:{name}")
+        return Principal(name, users.collections_for(name), users.is_admin(name))
 
     api.state.principal = principal  # for routes added elsewhere (the ingest route)
+    from .connectors import add_connectors  # here: they import this module's request models
+    add_connectors(api, assistant, principal)  # /v1 (OpenAI-compatible chat) and /mcp
+
+    # The schema and its two readers, behind the same login as the routes they describe.
+    @api.get("/openapi.json", include_in_schema=False)
+    def openapi(_: Principal = Depends(principal)) -> JSONResponse:
+        return JSONResponse(api.openapi())
+
+    @api.get("/docs", include_in_schema=False)
+    def docs(_: Principal = Depends(principal)) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{api.title} - API")
+
+    @api.get("/redoc", include_in_schema=False)
+    def redoc(_: Principal = Depends(principal)) -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{api.title} - API")
 
     @api.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -222,7 +311,7 @@ def create_api(assistant: Assistant, users: Users | None = None) -> FastAPI:
     @api.post("/api/ask", response_model=None)
     def ask(body: AskBody, request: Request, who: Principal = Depends(principal)) -> dict[str, Any] | Response:
         """A cited answer; server-sent events (`token`, then `answer`, or `error`) when streaming is asked for."""
-        events = assistant.ask_stream(body.question, body.filters(), history=body.history,
+        events = assistant.ask_stream(body.question, body.filters(), history=_history(body.history),
                                       collections=narrowed(who.collections, body.collection))
         if not (body.stream or "text/event-stream" in request.headers.get("accept", "")):
             answer = [e for e in events if isinstance(e, Answer)][-1]
@@ -247,7 +336,7 @@ def create_api(assistant: Assistant, users: Users | None = None) -> FastAPI:
               responses={200: {"content": {"text/markdown": {}, "text/csv": {}}}})
     def export_answer(body: ExportBody, who: Principal = Depends(principal)) -> Response:
         """The answer to ``question`` with its citations, as Markdown or CSV (asked afresh, access checked)."""
-        answer = assistant.ask(body.question, body.filters(), history=body.history,
+        answer = assistant.ask(body.question, body.filters(), history=_history(body.history),
                                collections=narrowed(who.collections, body.collection)).to_dict()
         if body.format == "csv":
             text, media = export.to_csv(answer), "text/csv; charset=utf-8"
@@ -258,7 +347,7 @@ def create_api(assistant: Assistant, users: Users | None = None) -> FastAPI:
 
     @api.get("/api/stats")
     def stats(who: Principal = Depends(principal)) -> dict[str, Any]:
-        return assistant.status(collections=who.collections)
+        return assistant.status(collections=who.collections, locations=who.admin)
 
     @api.post("/api/ingest")
     def ingest_files(files: list[UploadFile] = File(..., description="files to ingest (repeat the field)"),
@@ -310,6 +399,35 @@ def check_serving(settings: Settings, users: Users) -> None:
     if not users.enabled and not is_loopback(settings.host) and settings.auth != "off":
         raise ConfigError(f"refusing to serve on {settings.host} without logins: set NEWSROOM_USERS_FILE "
                           "or, if a proxy in front already checks access, NEWSROOM_AUTH=off")
+    if not settings.public_url and not is_loopback(settings.host):
+        raise ConfigError(f"serving on {settings.host}: set NEWSROOM_PUBLIC_URL to the address users open "
+                          "(e.g. https://newsroom.example); the page never takes it from request headers")
+
+
+def public_url(settings: Settings) -> str:
+    """The app's root URL as configured (on the loopback: this server's own address)."""
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
+def clean_upload_leftovers(settings: Settings, folder: Path) -> int:
+    """Remove what uploads left behind (a server killed mid-upload): the web app's upload folder, and
+    ``<data>/uploads`` when this server holds the embedded store alone (a shared server store may have
+    other app processes uploading: there only leftovers older than a day go). Returns the count."""
+    removed = 0
+    api_cutoff = time.time() - (0 if settings.embedded else UPLOAD_LEFTOVER_AGE_S)
+    for root, cutoff in ((folder, time.time()), (settings.data_dir / "uploads", api_cutoff)):
+        for entry in root.iterdir() if root.is_dir() else ():
+            try:
+                if entry.lstat().st_mtime > cutoff:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                removed += 1
+            except OSError as exc:
+                log.warning("could not remove upload leftover %s: %s", entry, exc)
+    return removed
 
 
 def create_server(settings: Settings) -> tuple[FastAPI, Assistant]:
@@ -327,16 +445,22 @@ def create_server(settings: Settings) -> tuple[FastAPI, Assistant]:
 
     from .web import CSS, create_app
 
+    from .web_files import UploadLedger
+    from .web_sessions import WebSessions
+
+    clean_upload_leftovers(settings, folder)
     assistant = Assistant(settings)
-    api = create_api(assistant, users)
     data = settings.data_dir.expanduser().resolve()
     blocked = [str(data)]
     if settings.users_file:
         blocked.append(str(Path(settings.users_file).expanduser().resolve()))
+    ledger, sessions = UploadLedger(folder), WebSessions()
+    api = create_api(assistant, users, sessions, ledger)
     app = gr.mount_gradio_app(
         api,
-        create_app(assistant, users).queue(max_size=64, default_concurrency_limit=4),
+        create_app(assistant, users, ledger).queue(max_size=64, default_concurrency_limit=4),
         path="/",
+        root_path=public_url(settings),
         auth=users.verify if users.enabled else None,
         auth_message="Newsroom assistant: log in with your newsroom account." if users.enabled else None,
         allowed_paths=[],
@@ -349,6 +473,7 @@ def create_server(settings: Settings) -> tuple[FastAPI, Assistant]:
         mcp_server=False,
         css=CSS,
     )
+    sessions.bind(app)
     return app, assistant
 
 

@@ -5,6 +5,7 @@ The users file looks like::
     [users.alice]
     password = "scrypt$16384$8$1$<salt>$<hash>"   # from `newsroom hash-password`
     collections = ["desk-a", "desk-b"]            # or ["*"] for every collection
+    admin = true                                  # optional: may see server paths (store, uploads)
 
 Logins are on when ``settings.auth`` is "on", or "auto" with a users file given or a
 non-loopback host. With logins off everyone sees every collection (embargo still applies).
@@ -55,6 +56,7 @@ class User:
     name: str
     password_hash: str
     collections: tuple[str, ...]  # ("*",) = every collection
+    admin: bool = False  # sees server paths and locations (status); runs the server
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,13 @@ class Users:
         if user is None:
             return ()
         return None if "*" in user.collections else user.collections
+
+    def is_admin(self, name: str | None) -> bool:
+        """Whether ``name`` may see server paths: everyone with logins off, else users marked ``admin``."""
+        if not self.enabled:
+            return True
+        user = self.users.get(name or "")
+        return bool(user and user.admin)
 
 
 def is_loopback(host: str) -> bool:
@@ -121,5 +130,8 @@ def load_users(settings: Settings) -> Users:
         grants = entry.get("collections", [])
         if not isinstance(grants, list) or not all(isinstance(c, str) and c for c in grants):
             raise ConfigError(f"{where} collections must be a list of collection names (or [\"*\"])")
-        users[name] = User(name, pw, tuple(grants))
+        admin = entry.get("admin", False)
+        if not isinstance(admin, bool):
+            raise ConfigError(f"{where} admin must be true or false")
+        users[name] = User(name, pw, tuple(grants), admin)
     return Users(enabled=enabled, users=users)

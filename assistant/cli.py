@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
 
+    p = sub.add_parser("mcp", help="serve the archive's tools to AI assistants (Model Context Protocol)")
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="http: streamable HTTP at /mcp")
+    p.add_argument("--user", help="stdio with logins on: run as this user of the users file (their collections)")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+
     p = sub.add_parser("hash-password", help="print a password hash for the users file (reads the password from stdin)")
 
     p = sub.add_parser("eval", help="measure retrieval (and answers) against gold evidence")
@@ -107,6 +113,12 @@ def run(args: argparse.Namespace) -> int:
         from .api import serve
 
         serve(settings)
+        return 0
+
+    if args.command == "mcp":
+        from .mcp_server import serve_mcp
+
+        serve_mcp(settings.with_overrides(host=args.host, port=args.port), args.transport, args.user)
         return 0
 
     if args.command == "eval":

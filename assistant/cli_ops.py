@@ -1,4 +1,4 @@
-"""Operations verbs of the CLI (migrate, backup, restore): kept apart from the everyday verbs."""
+"""Operations verbs of the CLI (migrate, backup, restore, upgrade-store): kept apart from the everyday verbs."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .settings import Settings
 
-COMMANDS: frozenset[str] = frozenset({"migrate", "backup", "restore"})
+COMMANDS: frozenset[str] = frozenset({"migrate", "backup", "restore", "upgrade-store"})
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +28,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("restore", help="restore a backup made by 'newsroom backup'")
     p.add_argument("src", type=Path)
     p.add_argument("--force", action="store_true", help="replace a store that is not empty")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("upgrade-store", help="rebuild an embedded store made by an earlier version (copies its "
+                                             "points, re-embeds nothing; the old folder is kept beside it)")
     p.add_argument("--json", action="store_true")
 
 
@@ -57,5 +61,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         info = ops.restore(settings, args.src, force=args.force)
         where = info.get("path") or f"collection '{info.get('collection')}'"
         _emit(args, info, f"restored {info['points']} points into {where} in {info['elapsed']:.1f} s")
+        return 0
+    if args.command == "upgrade-store":
+        info = ops.upgrade_store(settings)
+        line = (f"upgraded {info['path']} to store format {info['format']}: {info['points']} points copied in "
+                f"{info['elapsed']:.1f} s; the old store is at {info['old_copy']} (remove it once satisfied)"
+                if info["upgraded"] else f"{info['path']} is already in store format {info['format']}: nothing to do")
+        _emit(args, info, line)
         return 0
     raise NotImplementedError(args.command)

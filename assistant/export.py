@@ -11,6 +11,8 @@ import io
 import re
 from typing import Any
 
+from .retrieve import safe_url
+
 CSV_COLUMNS = ("n", "title", "outlet", "date", "url", "quote", "passage")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&])")  # what can make links, images, HTML or emphasis
 _MD_LINE_START = re.compile(r"^([#>+\-=])")  # what would make a heading, list or quote
@@ -24,11 +26,6 @@ def md_escape(text: str) -> str:
     return re.sub(r"\\\[(\d{1,3})\\\](?!\()", r"[\1]", text)  # citation markers [n] stay readable
 
 
-def _safe_url(url: str) -> str:
-    url = (url or "").strip()
-    return url if re.match(r"^https?://[^\s<>\"'`]+$", url, re.IGNORECASE) else ""
-
-
 def _rows(answer: dict[str, Any]) -> list[dict[str, str]]:
     rows = []
     for c in answer.get("citations") or []:
@@ -37,7 +34,7 @@ def _rows(answer: dict[str, Any]) -> list[dict[str, str]]:
             "title": c.get("title") or "",
             "outlet": c.get("source") or "",
             "date": (c.get("published") or "")[:10],
-            "url": _safe_url(c.get("url", "")),
+            "url": safe_url(c.get("url", "")),
             "quote": c.get("quote") or "",
             "passage": c.get("text") or "",
         })

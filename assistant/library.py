@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .retrieve import Passage
-from .store import SearchFilter, Store
+from .store import ArticleKey, SearchFilter, Store, article_key
 
 # A passage counts as covering a query from this fused score up (mean dense cosine + BM25 bonus).
 # On samples/articles.jsonl with USE, on-topic articles score 0.35-0.47 in every language and
@@ -32,18 +32,17 @@ class ArticleFacts:
         return (self.published or "")[:7] or UNDATED
 
 
-def article_facts(store: Store, flt: SearchFilter) -> dict[str, ArticleFacts]:
-    """One entry per visible article (a scan of five payload fields)."""
-    out: dict[str, ArticleFacts] = {}
+def article_facts(store: Store, flt: SearchFilter) -> dict[ArticleKey, ArticleFacts]:
+    """One entry per visible article, (collection, id) (a scan of five payload fields)."""
+    out: dict[ArticleKey, ArticleFacts] = {}
     for p in store.scroll(flt, ["article_id", "lang", "source", "published", "collection"]):
-        aid = p.get("article_id")
-        if aid and aid not in out:
-            out[aid] = ArticleFacts(p.get("lang") or "", p.get("source") or "", p.get("published"),
-                                    p.get("collection") or "default")
+        key = article_key(p)
+        if key[1] and key not in out:
+            out[key] = ArticleFacts(p.get("lang") or "", p.get("source") or "", p.get("published"), key[0])
     return out
 
 
-def holdings(facts: dict[str, ArticleFacts]) -> dict[str, Any]:
+def holdings(facts: dict[ArticleKey, ArticleFacts]) -> dict[str, Any]:
     """Article counts by language, outlet, year and collection, largest first (years in order)."""
     values = list(facts.values())
     return {
@@ -55,20 +54,22 @@ def holdings(facts: dict[str, ArticleFacts]) -> dict[str, Any]:
     }
 
 
-def matching_articles(passages: Iterable[Passage], mentions: Iterable[dict[str, Any]]) -> dict[str, ArticleFacts]:
+def matching_articles(passages: Iterable[Passage],
+                      mentions: Iterable[dict[str, Any]]) -> dict[ArticleKey, ArticleFacts]:
     """Articles with a passage at or above COVERAGE_MIN_SCORE, or that contain the query words verbatim."""
-    out: dict[str, ArticleFacts] = {}
+    out: dict[ArticleKey, ArticleFacts] = {}
     for p in passages:
         if p.score >= COVERAGE_MIN_SCORE:
-            out.setdefault(p.article_id, ArticleFacts(p.lang, p.source, p.published))
+            out.setdefault(p.key, ArticleFacts(p.lang, p.source, p.published, p.collection))
     for payload in mentions:
-        aid = payload.get("article_id")
-        if aid:
-            out.setdefault(aid, ArticleFacts(payload.get("lang") or "", payload.get("source") or "", payload.get("published")))
+        key = article_key(payload)
+        if key[1]:
+            out.setdefault(key, ArticleFacts(payload.get("lang") or "", payload.get("source") or "",
+                                             payload.get("published"), key[0]))
     return out
 
 
-def per_month(facts: dict[str, ArticleFacts]) -> list[dict[str, Any]]:
+def per_month(facts: dict[ArticleKey, ArticleFacts]) -> list[dict[str, Any]]:
     """[{"month": "2025-12", "lang": "fr", "articles": 3}, ...] in month order; undated articles last."""
     counts = Counter((f.month, f.lang or "?") for f in facts.values())
     rows = [{"month": m, "lang": lang, "articles": n} for (m, lang), n in counts.items()]

@@ -1,4 +1,4 @@
-"""Operations: migrate the embedded store to a Qdrant server, back up and restore.
+"""Operations: migrate the embedded store to a Qdrant server, back up and restore, upgrade.
 
 - ``migrate`` copies every point (ids, all vectors, payload) from the embedded Edge
   store into a server collection, page by page. It is resumable: ids already on the
@@ -9,6 +9,8 @@
   the server and downloaded.
 - ``restore``: embedded, unpacks a backup into the data folder (refusing to replace
   a non-empty store without ``force``); server, uploads a snapshot.
+- ``upgrade_store``: rebuilds an embedded store of an earlier format (``store.STORE_FORMAT``)
+  by copying its points into a new one, which takes its place.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 from .errors import BackendError, ConfigError, InputError, StoreLockedError
 from .settings import Settings
-from .store import SPARSE_NAME, ChunkPoint
+from .store import SPARSE_NAME, STORE_FORMAT, ChunkPoint, stored_payload
 
 BACKUP_FORMAT = 1
 MANIFEST = "newsroom-backup.json"
@@ -167,7 +169,7 @@ def migrate(source, target, batch: int = PAGE, sample: int = 64, seed: int = 0,
         got = {str(r.id): dict(r.payload or {}) for r in target._call(
             "retrieve", target.client.retrieve, target.collection, ids=[p.id for p in reservoir],
             with_payload=True, with_vectors=False)}
-        report.sample_missing = [p.id for p in reservoir if got.get(p.id) != p.payload]
+        report.sample_missing = [p.id for p in reservoir if got.get(p.id) != stored_payload(p)]
     report.elapsed = time.monotonic() - started
     return report
 
@@ -188,6 +190,61 @@ def migrate_to(settings: Settings, url: str, api_key: str | None = None, collect
             target.close()
     finally:
         source.close()
+
+
+# -- upgrade -----------------------------------------------------------------------
+def upgrade_store(settings: Settings) -> dict[str, Any]:
+    """Rebuild an embedded store of format 1 (BM25 statistics over every chunk) in STORE_FORMAT.
+
+    Every point is copied as it is (id, vectors, payload: nothing is re-embedded) into a new
+    shard beside the store, which then takes its place; the old folder stays beside it as
+    ``<name>.format1`` until the operator removes it. Holding the store's lock throughout; a
+    run killed midway leaves the old store in place (or, killed between the two renames,
+    finishes the swap when run again). A store already current is left as it is.
+    """
+    from .store_edge import EdgeStore, _has_idf_modifier
+
+    if not settings.embedded:
+        raise ConfigError(f"'newsroom upgrade-store' rebuilds the embedded store; for collection '{settings.collection}' "
+                          f"on a server, ingest the archive again into a new NEWSROOM_COLLECTION")
+    path = settings.store_path
+    staging, kept = path.with_name(path.name + ".upgrading"), path.with_name(path.name + ".format1")
+    started = time.monotonic()
+    with _store_lock(path):
+        if not path.exists() and kept.exists() and (staging / "edge_config.json").exists():
+            os.replace(staging, path)  # a run killed between the renames: the copy was complete
+        if not _has_store(path):
+            raise ConfigError(f"there is no embedded store at {path}: nothing to upgrade")
+        if not _has_idf_modifier(path):
+            return {"path": str(path), "upgraded": False, "format": STORE_FORMAT, "points": None,
+                    "elapsed": time.monotonic() - started}
+        if kept.exists():
+            raise ConfigError(f"{kept} exists (an earlier upgrade's copy of the old store): move it away first")
+        import qdrant_edge as q
+
+        shutil.rmtree(staging, ignore_errors=True)
+        dims = edge_dims(path)
+        shard = q.EdgeShard.load(str(path))
+        try:
+            total = _edge_total(shard)
+            target = EdgeStore(staging, dims)
+            try:
+                for page in _edge_records(shard, PAGE):
+                    target.upsert(page)
+                copied = _edge_total(target.shard)
+            finally:
+                target.close()
+        finally:
+            shard.close()
+        (staging.parent / (staging.name + ".lock")).unlink(missing_ok=True)
+        if copied != total:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise BackendError(f"upgrading {path}: copied {copied} of {total} points; the store is unchanged: "
+                               f"run it again")
+        os.replace(path, kept)
+        os.replace(staging, path)
+    return {"path": str(path), "upgraded": True, "format": STORE_FORMAT, "points": copied, "old_copy": str(kept),
+            "elapsed": time.monotonic() - started}
 
 
 # -- backup ------------------------------------------------------------------------

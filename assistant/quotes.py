@@ -115,14 +115,14 @@ def _sentence_around(p: Passage, start: int, end: int) -> tuple[str, int, int]:
 def exact_hits(words: str, passages: list[Passage]) -> list[QuoteHit]:
     """Every occurrence of the words in the passages; one hit per place in an article."""
     needle = normalize(words)
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[tuple[str, str], int]] = set()
     hits: list[QuoteHit] = []
     for p in passages:
         hay, where = _normalized_with_map(p.text)
         pos = hay.find(needle)
         while pos >= 0 and needle:
             start, end = where[pos], where[pos + len(needle) - 1] + 1
-            key = (p.article_id, p.start + start)
+            key = (p.key, p.start + start)
             if key not in seen:  # chunks overlap: the same place can be in two of them
                 seen.add(key)
                 sent, s0, s1 = _sentence_around(p, start, end)

@@ -10,20 +10,13 @@ import base64
 import html
 import re
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from .answer import Answer, Citation
 from .i18n import STRINGS, t
-from .retrieve import Passage
+from .retrieve import Passage, safe_url
 
 _LABELS = {"supports", "contradicts", "mentions"}
 _VERDICTS = {"supported", "contradicted", "mixed", "not_in_archive"}
-
-
-def safe_url(url: str) -> str:
-    """Only http(s) links are ever made clickable."""
-    url = (url or "").strip()
-    return url if urlparse(url).scheme in ("http", "https") and urlparse(url).netloc else ""
 
 
 def esc(text: str | None) -> str:

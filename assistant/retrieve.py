@@ -9,14 +9,25 @@ import weakref
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from .embed import Embedder
 from .settings import Settings
 from .sparse import query_vector
-from .store import Hit, SearchFilter, Store
+from .store import ArticleKey, Hit, SearchFilter, Store
 from .unicode_ranges import CJK_CHAR
+
+
+def safe_url(url: str | None) -> str:
+    """A link only when it is a plain http(s) URL with a host; anything else (javascript:, data:,
+    relative, spaced or quoted) becomes "". Applied to every passage, so no face shows another."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or re.search(r"[\s<>\"'`]", url):
+        return ""
+    return url
 
 
 RESULT_KEYS = ("article_id", "chunk_id", "title", "source", "url", "published", "lang", "text", "start", "end", "score",
@@ -53,7 +64,7 @@ class Passage:
             chunk_id=p.get("chunk_id", hit.id),
             title=p.get("title", ""),
             source=p.get("source", ""),
-            url=p.get("url", ""),
+            url=safe_url(p.get("url")),
             published=p.get("published"),
             lang=p.get("lang", ""),
             text=p.get("text", ""),
@@ -64,6 +75,11 @@ class Passage:
             collection=p.get("collection", "default"),
             legs=dict(hit.legs or {}),
         )
+
+    @property
+    def key(self) -> ArticleKey:
+        """The article this passage belongs to: (collection, article id)."""
+        return (self.collection, self.article_id)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -77,12 +93,12 @@ class Passage:
 
 def cap_per_article(passages: list[Passage], per_article: int, k: int) -> list[Passage]:
     """Keep rank order, at most ``per_article`` chunks of any one article, ``k`` in all."""
-    seen: dict[str, int] = {}
+    seen: dict[ArticleKey, int] = {}
     out: list[Passage] = []
     for p in passages:
-        if seen.get(p.article_id, 0) >= per_article:
+        if seen.get(p.key, 0) >= per_article:
             continue
-        seen[p.article_id] = seen.get(p.article_id, 0) + 1
+        seen[p.key] = seen.get(p.key, 0) + 1
         out.append(p)
         if len(out) >= k:
             break
@@ -109,16 +125,19 @@ def embed_query(text: str, embedders: list[Embedder]) -> QueryVectors:
 # -- language centring ---------------------------------------------------------------------
 SAMPLE_PER_LANGUAGE = 1000
 SHRINK_CHUNKS = 20  # a language with n chunks has its mean scaled by n / (n + 20): few chunks, little centring
-_MEANS: "weakref.WeakKeyDictionary[Any, dict[str, tuple[int, dict[str, np.ndarray]]]]" = weakref.WeakKeyDictionary()
+_MEANS: "weakref.WeakKeyDictionary[Any, dict[tuple, tuple[int, dict[str, np.ndarray]]]]" = weakref.WeakKeyDictionary()
 
 
-def language_means(store: Store, counts: dict[str, int]) -> dict[str, dict[str, np.ndarray]]:
-    """Mean dense vector of each language's chunks, per embedder, from a sample of the store.
+def language_means(store: Store, counts: dict[str, int],
+                   collections: tuple[str, ...] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Mean dense vector of each language's chunks, per embedder, from a sample of the chunks
+    ``collections`` hold (None: every collection) that no embargo hides.
 
     Multilingual embedders put a language's texts near each other whatever they say; that
     shared direction is what makes a same-language passage on the wrong topic outrank the
     right one in another language. Subtracting each language's mean before comparing removes
-    it. Cached per store and recomputed when a language's chunk count moves by a tenth.
+    it. The means shift every score, so they come from what the user may see: cached per store
+    and collections, recomputed when a language's chunk count moves by a tenth.
     """
     try:
         cache = _MEANS.setdefault(store, {})
@@ -126,15 +145,15 @@ def language_means(store: Store, counts: dict[str, int]) -> dict[str, dict[str, 
         cache = {}
     out: dict[str, dict[str, np.ndarray]] = {}
     for lang, n in counts.items():
-        cached = cache.get(lang)
+        cached = cache.get((collections, lang))
         if cached is None or abs(cached[0] - n) > 0.1 * cached[0]:
-            sample = store.sample_vectors(SearchFilter(langs=(lang,)), SAMPLE_PER_LANGUAGE)
+            sample = store.sample_vectors(SearchFilter(langs=(lang,), collections=collections), SAMPLE_PER_LANGUAGE)
             means: dict[str, np.ndarray] = {}
             for name in (sample[0] if sample else {}):
                 vecs = np.asarray([v[name] for v in sample if name in v], dtype=np.float32)
                 vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
                 means[name] = vecs.mean(axis=0) * (len(vecs) / (len(vecs) + SHRINK_CHUNKS))
-            cached = cache[lang] = (n, means)
+            cached = cache[(collections, lang)] = (n, means)
         out[lang] = cached[1]
     return out
 
@@ -279,7 +298,7 @@ def retrieve(
         hits = sparse
     else:
         counts = archive_languages(store, flt)
-        means = language_means(store, counts) if settings.centre_languages else {}
+        means = language_means(store, counts, flt.collections) if settings.centre_languages else {}
         qmeans = means.get(qv.lang, {})
         requests: list[tuple[str, list[float], SearchFilter, int]] = []
         groups = [replace(flt, langs=(lang,)) for lang in counts] if settings.per_language and len(counts) > 1 else [flt]
@@ -320,15 +339,15 @@ def find_phrase(phrase: str, store: Store, flt: SearchFilter, limit: int = 100_0
     needle = fold(phrase)
     if not needle:
         return []
-    first: dict[str, Passage] = {}
+    first: dict[ArticleKey, Passage] = {}
     for hit in store.phrase(phrase, flt, limit):
         p = Passage.from_hit(hit)
         if needle not in fold(p.text):
             continue
-        seen = first.get(p.article_id)
+        seen = first.get(p.key)
         if seen is None or p.start < seen.start:
-            first[p.article_id] = p
-    return sorted(first.values(), key=lambda p: (p.published is None, p.published or "", p.article_id))
+            first[p.key] = p
+    return sorted(first.values(), key=lambda p: (p.published is None, p.published or "", p.article_id, p.collection))
 
 
 # Words that ask for the newest coverage, in the archive's main languages (matched as word starts).
@@ -400,18 +419,18 @@ def collapse_duplicates(passages: list[Passage], threshold: float, keep: int, lo
     cost stays bounded by the page size, not the candidate count.
     """
     kept: list[tuple[Passage, set[str]]] = []
-    folded_into: dict[str, Passage] = {}
+    folded_into: dict[ArticleKey, Passage] = {}
     out: list[Passage] = []
     stop = len(passages)
     for i, p in enumerate(passages):
         if i >= stop:
             break
-        if p.article_id in folded_into:
+        if p.key in folded_into:
             continue
         sh = shingles(p.text)
-        twin = next((k for k, ksh in kept if k.article_id != p.article_id and near_duplicate(sh, ksh, threshold)), None)
+        twin = next((k for k, ksh in kept if k.key != p.key and near_duplicate(sh, ksh, threshold)), None)
         if twin is not None:
-            folded_into[p.article_id] = twin
+            folded_into[p.key] = twin
             twin.duplicates.append({"article_id": p.article_id, "title": p.title, "source": p.source,
                                     "published": p.published, "url": p.url, "lang": p.lang})
             continue

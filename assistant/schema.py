@@ -34,7 +34,7 @@ def _opens_with(text: str, title: str) -> bool:
 def chunk_payload(article: Article, chunk: Chunk, n_chunks: int, content_hash: str) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "article_id": article.id,
-        "chunk_id": chunk_point_id(article.id, chunk.index, content_hash),
+        "chunk_id": chunk_point_id(article.id, chunk.index, content_hash, article.collection),
         "chunk_index": chunk.index,
         "n_chunks": n_chunks,
         "title": article.title,

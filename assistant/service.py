@@ -19,6 +19,7 @@ from .claims import ClaimCheck, gather_evidence, parse_verdict
 from .embed import Embedder, MemoEmbedder, build_embedders
 from .errors import InputError
 from .generation import generate_answer
+from .inputs import History, check_date, check_history, check_text, check_values
 from .llm import ChatModel
 from .model_output import read_completion
 from .quotes import QuoteResult, candidates, chronological, close_hits, exact_hits
@@ -37,16 +38,18 @@ class Filters:
     until: str | None = None
 
     def to_search_filter(self, collections: tuple[str, ...] | None = None) -> SearchFilter:
+        """The store's filter, after the bounds every request's filters must keep (``inputs``)."""
+        langs, sources = check_values(self.lang, "language"), check_values(self.source, "outlet")
         try:
-            since = parse_datetime(self.since, "since")
-            until = parse_datetime(self.until, "until")
+            since = parse_datetime(check_date(self.since, "since"), "since")
+            until = parse_datetime(check_date(self.until, "until"), "until")
         except MetadataError as exc:
             raise InputError(str(exc)) from exc
         if until and self.until and len(self.until.strip()) <= 10:
             until = until.replace(hour=23, minute=59, second=59)  # a date means the whole day
         return SearchFilter(
-            langs=tuple(x for x in (self.lang or []) if x),
-            sources=tuple(x for x in (self.source or []) if x),
+            langs=tuple(x for x in langs if x),
+            sources=tuple(x for x in sources if x),
             since=since,
             until=until,
             collections=collections,
@@ -95,17 +98,20 @@ class Assistant:
     # -- ingest ----------------------------------------------------------------
     def ingest(self, paths: list[Path], progress: Callable[[IngestReport], None] | None = None,
                prune: bool = False, *, names: dict[str, str] | None = None,
-               collection: str | None = None) -> IngestReport:
+               collection: str | None = None, untrusted: bool = False) -> IngestReport:
         """Read files into the store; with ``prune``, drop articles whose files under ``paths`` are gone.
 
         ``names``: what the report calls each path (uploads); ``collection`` overrides the articles' own.
+        An article is its (collection, id). ``untrusted=True`` for writes from users (uploads):
+        they see only what their articles' collections show now, so an embargoed article with the
+        same id is neither replaced, deleted nor revealed by the report; they cannot prune.
         Questions are answered while an ingest runs (Qdrant serves reads during writes); two
         ingests take turns.
         """
         store = self.store
         with self._ingest_lock:
             return ingest(paths, store, self.embedders, self.settings, progress, prune=prune, names=names,
-                          collection=collection, pool=self._parsers)
+                          collection=collection, pool=self._parsers, untrusted=untrusted)
 
     def start_parsers(self) -> ParserPool | None:
         """Start the parser processes now, not at the first ingest of two files or more (the app
@@ -114,12 +120,7 @@ class Assistant:
 
     # -- search ----------------------------------------------------------------
     def _check_query(self, text: str, what: str) -> str:
-        text = (text or "").strip()
-        if not text:
-            raise InputError(f"the {what} is empty")
-        if len(text) > self.settings.max_question_chars:
-            raise InputError(f"the {what} is {len(text)} characters; the limit is {self.settings.max_question_chars}")
-        return text
+        return check_text(text, what, self.settings)
 
     def search(self, query: str, filters: Filters | None = None, k: int | None = None, mode: str = "hybrid",
                collections: tuple[str, ...] | None = None) -> list[Passage]:
@@ -139,7 +140,7 @@ class Assistant:
             return find_phrase(words, self.store, flt)
 
     # -- ask -------------------------------------------------------------------
-    def ask(self, question: str, filters: Filters | None = None, history: list[tuple[str, str]] | None = None,
+    def ask(self, question: str, filters: Filters | None = None, history: History | None = None,
             collections: tuple[str, ...] | None = None) -> Answer:
         answer: Answer | None = None
         for event in self.ask_stream(question, filters, history, collections):
@@ -148,12 +149,15 @@ class Assistant:
         assert answer is not None
         return answer
 
-    def ask_stream(self, question: str, filters: Filters | None = None, history: list[tuple[str, str]] | None = None,
+    def ask_stream(self, question: str, filters: Filters | None = None, history: History | None = None,
                    collections: tuple[str, ...] | None = None) -> Iterator[str | Answer]:
-        """Yield text as it is written, then the checked Answer last."""
+        """Yield text as it is written, then the checked Answer last.
+
+        ``history``: the earlier turns, as ``(question, answer)`` pairs or OpenAI-style messages."""
         question = self._check_query(question, "question")
+        turns = check_history(history, self.settings)
         flt = (filters or Filters()).to_search_filter(collections)
-        query = self._standalone(question, history or [])
+        query = self._standalone(question, turns)
         primary = MemoEmbedder(self.embedders[0])  # scoring and the citation check share sentence vectors
         passages, scored, evidence = self._evidence(question, query, flt, primary)
         relevance = evidence.relevance
@@ -239,18 +243,20 @@ class Assistant:
         return QuoteResult(words, chronological(close), exact=False)
 
     # -- status ----------------------------------------------------------------
-    def status(self, collections: tuple[str, ...] | None = None) -> dict[str, Any]:
+    def status(self, collections: tuple[str, ...] | None = None, locations: bool = True) -> dict[str, Any]:
+        """What the archive holds; ``locations=False`` (non-admins over HTTP) names no server path or URL."""
         flt = SearchFilter(collections=collections)
         with self._lock:
             store = self.store
-            articles = store.facet("article_id", flt, limit=10_000_000)
+            facts = library.article_facts(store, flt)  # articles are (collection, id): not a facet of ids
             return {
-                "articles": len(articles),
+                "articles": len(facts),
                 "chunks": store.count(flt),
                 "languages": store.facet("lang", flt),
                 "sources": store.facet("source", flt),
-                "years": library.holdings(library.article_facts(store, flt))["years"],  # articles, not chunks
-                "store": str(self.settings.store_path) if self.settings.embedded else self.settings.qdrant_url,
+                "years": library.holdings(facts)["years"],  # articles, not chunks
+                "store": (str(self.settings.store_path) if self.settings.embedded else self.settings.qdrant_url)
+                if locations else ("embedded" if self.settings.embedded else "server"),
                 "embedders": [e.name for e in self.embedders],
                 "answer_mode": self.mode,
             }

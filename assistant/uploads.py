@@ -75,6 +75,17 @@ def _keep_mtime(upload: Upload, dest: Path) -> None:
     os.utime(dest, (stamp, stamp))
 
 
+def scrub_paths(report: IngestReport, names: dict[str, str], folder: Path) -> IngestReport:
+    """Report lines name each file as it was sent; no server path (the temporary copy's folder) remains."""
+    for line in report.failed:
+        for key in ("path", "error"):
+            text = line.get(key, "")
+            for temp, name in sorted(names.items(), key=lambda item: -len(item[0])):
+                text = text.replace(temp, name)
+            line[key] = text.replace(str(folder), "…")
+    return report
+
+
 def ingest_uploads(assistant: Assistant, files: list[Upload], collection: str | None = None) -> IngestReport:
     """Save ``files`` to a temporary folder under the data folder, ingest them (no prune), delete them."""
     settings = assistant.settings
@@ -98,8 +109,8 @@ def ingest_uploads(assistant: Assistant, files: list[Upload], collection: str | 
             _keep_mtime(upload, dest)
             paths.append(dest)
             names[str(dest)] = name
-        report = assistant.ingest(paths, names=names, collection=collection) if paths else IngestReport()
+        report = assistant.ingest(paths, names=names, collection=collection, untrusted=True) if paths else IngestReport()
         report.failed = refused.failed + report.failed
-        return report
+        return scrub_paths(report, names, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -20,6 +20,7 @@ from .auth import Users  # noqa: E402
 from .i18n import LANG_NAMES, LANGS, pick_language, t  # noqa: E402
 from .service import Assistant  # noqa: E402
 from .web_chat import ChatHandlers  # noqa: E402
+from .web_files import UploadLedger  # noqa: E402
 from .web_library import LibraryHandlers  # noqa: E402
 
 CSS = """
@@ -82,6 +83,13 @@ def _props(how: str, key: Any, lang: str) -> dict[str, Any]:
     return {"label": t(key, lang)}
 
 
+def upload_folder() -> str:
+    """Gradio's upload folder (GRADIO_TEMP_DIR, as the server sets it)."""
+    from gradio.utils import get_upload_folder
+
+    return get_upload_folder()
+
+
 def user_collections(users: Users | None, request: gr.Request | None) -> tuple[str, ...] | None:
     """What this browser session's user may see (None = everything: logins are off)."""
     if users is None:
@@ -93,8 +101,10 @@ def _title(lang: str) -> str:
     return f"## {t('title', lang)}\n{t('tagline', lang)}"
 
 
-def create_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
-    """The whole app; ``users`` decides each session's collections (None: logins off)."""
+def create_app(assistant: Assistant, users: Users | None = None, ledger: UploadLedger | None = None) -> gr.Blocks:
+    """The whole app; ``users`` decides each session's collections (None: logins off); ``ledger`` holds
+    the files each user uploaded (the server's; by default one for Gradio's upload folder, which then
+    accepts no file until the server's guard records it)."""
     labels = Labels()
     access: Callable[[gr.Request | None], tuple[str, ...] | None] = lambda req: user_collections(users, req)
     with gr.Blocks(title="Newsroom assistant") as app:
@@ -110,7 +120,8 @@ def create_app(assistant: Assistant, users: Users | None = None) -> gr.Blocks:
                 chat = ChatHandlers(assistant, access).build(labels, ui_lang)
             labels.add(tab_chat, "label", "tab_chat")
             with gr.Tab(t("tab_library"), id="library", elem_id="nr-tab-library") as tab_lib:
-                library = LibraryHandlers(assistant, access).build(labels, ui_lang, tab_lib)
+                library = LibraryHandlers(assistant, access, ledger or UploadLedger(upload_folder())).build(
+                    labels, ui_lang, tab_lib)
             labels.add(tab_lib, "label", "tab_library")
 
         def on_load(request: gr.Request) -> list[Any]:

@@ -11,6 +11,7 @@ from . import export, render
 from .answer import Answer
 from .errors import NewsroomError
 from .i18n import t
+from .inputs import recent_turns
 from .retrieve import Passage
 from .service import Assistant, Filters
 
@@ -182,8 +183,8 @@ class ChatHandlers:
     def _answer(self, q: str, filters: Filters, collections: Any, history: list, turn: int,
                 lang: str) -> Iterator[str | Turn]:
         text = ""
-        for event in self.assistant.ask_stream(q, filters, history=[tuple(h) for h in history],
-                                               collections=collections):
+        recent = recent_turns([tuple(h) for h in history], self.assistant.settings)
+        for event in self.assistant.ask_stream(q, filters, history=recent, collections=collections):
             if isinstance(event, Answer):
                 yield answer_turn(event, turn, lang)
             else:

@@ -16,15 +16,18 @@ from .errors import NewsroomError
 from .i18n import t
 from .library import UNDATED
 from .service import Assistant
+from .uploads import scrub_paths
+from .web_files import UploadLedger
 
 AS_FILES = "*from-files*"  # the collection each file names (or "default"); only where every collection is allowed
 Access = Callable[[gr.Request | None], "tuple[str, ...] | None"]
 
 
 class LibraryHandlers:
-    def __init__(self, assistant: Assistant, access: Access):
+    def __init__(self, assistant: Assistant, access: Access, ledger: UploadLedger):
         self.assistant = assistant
         self.access = access
+        self.ledger = ledger  # which uploaded files belong to which user: the only files ingest takes
 
     def build(self, labels: Any, ui_lang: gr.Dropdown, tab: gr.Tab) -> LibraryHandlers:
         with gr.Row(equal_height=False):
@@ -90,10 +93,13 @@ class LibraryHandlers:
     # -- handlers ------------------------------------------------------------------------
     def ingest(self, files: list[str] | None, collection: str, lang: str, request: gr.Request,
                progress: gr.Progress = gr.Progress()) -> list[Any]:
-        paths = [Path(f) for f in (files or [])]
+        paths: list[Path] = []
         try:
-            if not paths:
+            if not files:
                 return [render.notice(t("no_files", lang)), gr.update(), *self.holdings(lang, request)]
+            # Only this user's own uploads in the app's upload folder: never a path a client named.
+            owner = getattr(request, "username", None) or ""
+            paths = [self.ledger.claim(owner, str(f)) for f in files]
             collection = (collection or "").strip()
             granted = self.access(request)
             if granted is not None and collection not in granted:
@@ -106,10 +112,13 @@ class LibraryHandlers:
             progress(0, desc=t("ingest", lang))
             names = {str(p): p.name for p in paths}  # Gradio keeps the upload's own name as the file name
             report = self.assistant.ingest(paths, progress=step, names=names,
-                                           collection=None if collection == AS_FILES else collection)
+                                           collection=None if collection == AS_FILES else collection,
+                                           untrusted=True)
+            scrub_paths(report, names, self.ledger.folder)
             return [render.report_html(report.to_dict(), names, lang), None, *self.holdings(lang, request)]
         except NewsroomError as exc:
-            return [render.notice(f"{t('error', lang)}: {exc}"), None, *self.holdings(lang, request)]
+            message = str(exc).replace(str(self.ledger.folder), "…")
+            return [render.notice(f"{t('error', lang)}: {message}"), None, *self.holdings(lang, request)]
         finally:
             remove_uploads(paths)
 

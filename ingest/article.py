@@ -11,6 +11,9 @@ from datetime import datetime
 PIPELINE_VERSION = "2"  # 2: a title the chunk opens with is not embedded twice
 
 DERIVED_TITLE_CHARS = 120
+# The collection (desk) of an article that names none. Its point ids leave the collection out,
+# as they did before identities included it, so a single-desk store keeps its ids.
+DEFAULT_COLLECTION = "default"
 _NAMESPACE = uuid.UUID("6f1c1b6e-4d8a-4c47-9a59-3f3e1c0b7a21")
 
 
@@ -27,7 +30,7 @@ class Article:
     authors: list[str] = field(default_factory=list)
     lang: str = ""
     section: str = ""
-    collection: str = "default"
+    collection: str = DEFAULT_COLLECTION
     embargo_until: datetime | None = None
     source_path: str = ""  # the file it was read from (for --prune)
     extra: dict[str, str] = field(default_factory=dict)
@@ -61,6 +64,14 @@ def derived_article_id(*parts: str) -> str:
     return "a-" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
 
 
-def chunk_point_id(article_id: str, index: int, content_hash: str) -> str:
-    """Deterministic point id: same article version and chunk number, same id."""
-    return str(uuid.uuid5(_NAMESPACE, f"{article_id}\x1f{index}\x1f{content_hash[:16]}"))
+def chunk_point_id(article_id: str, index: int, content_hash: str, collection: str = DEFAULT_COLLECTION) -> str:
+    """Deterministic point id: same article version and chunk number, same id.
+
+    An article is (collection, id): the collection is part of the name for every collection but
+    DEFAULT_COLLECTION (whose ids predate it). Two points share an id only when their content
+    hashes share a prefix, and the hash covers the id, collection, text and embargo: an
+    overwrite by the same id writes the same article."""
+    name = f"{article_id}\x1f{index}\x1f{content_hash[:16]}"
+    if collection != DEFAULT_COLLECTION:
+        name = f"{collection}\x1e{name}"
+    return str(uuid.uuid5(_NAMESPACE, name))

@@ -33,7 +33,7 @@ import numpy as np
 from assistant.embed import Embedder
 from assistant.schema import chunk_payload, embed_text
 from assistant.settings import Settings
-from assistant.store import ChunkPoint, SearchFilter, Store
+from assistant.store import EVERYTHING, ArticleKey, ChunkPoint, SearchFilter, Store, article_key
 
 from .readers import ReadFailure, supported_suffixes
 from .workers import ParserPool, Prepared, Versions, read_files
@@ -49,8 +49,6 @@ FLUSH_EVERY_S = 60.0
 # encoder's thread needs the GIL between matrix products; with the default it waits up to
 # 5 ms each time the reader or writer thread holds it (measured: 0.5 s of a 10 s ingest).
 GIL_HANDOFF_S = 0.001
-# Every stored point, embargoed or not, in any collection.
-EVERYTHING = SearchFilter(now=datetime.max.replace(tzinfo=timezone.utc))
 
 
 @dataclass
@@ -92,7 +90,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 class SeenSources:
     """What one run read: for ``prune`` (never delete what this run could not read)."""
 
-    article_ids: set[str] = field(default_factory=set)
+    articles: set[ArticleKey] = field(default_factory=set)
     source_paths: set[str] = field(default_factory=set)
     failed_files: set[str] = field(default_factory=set)
 
@@ -125,7 +123,7 @@ def iter_articles(
                 failed = True
                 continue
             if seen is not None:
-                seen.article_ids.add(item.article.id)
+                seen.articles.add(item.key)
                 seen.source_paths.add(_normalized_source(item.article.source_path or str(result.path)))
             yield item
         if seen is not None and failed:
@@ -205,32 +203,34 @@ class _Planned:
     vectors: dict[str, np.ndarray]
 
 
-def _plan(batch: list[Prepared], store: Store, report: IngestReport, written: MutableMapping[str, str],
-          planned_ids: set[str] | None = None) -> list[tuple[Prepared, bool]]:
+def _plan(batch: list[Prepared], store: Store, report: IngestReport, written: MutableMapping[ArticleKey, str],
+          planned_ids: set[ArticleKey] | None = None, view: SearchFilter = EVERYTHING) -> list[tuple[Prepared, bool]]:
     """Which articles of a batch need writing; counts the rest as unchanged.
 
-    ``written`` holds the ids this run already queued for writing (with their hash): the
-    store may not show them yet when the writer thread is a batch behind.
+    An article is its (collection, id). ``written`` holds the articles this run already queued
+    for writing (with their hash): the store may not show them yet when the writer thread is a
+    batch behind.
 
     ``planned_ids``, when given, says the store held no point when this run began and holds
-    every id this run planned before this batch: only those can be stored, so only those are
-    looked up (a first ingest then makes no lookups: each one waits for the writer's GIL).
+    every article this run planned before this batch: only those can be stored, so only those
+    are looked up (a first ingest then makes no lookups: each one waits for the writer's GIL).
+    ``view``: the stored chunks this write may see (see ``ingest``); others count as absent.
     """
-    by_id = {item.article.id: item for item in batch}  # the same id twice in one batch: the last one read wins
-    lookup = list(by_id) if planned_ids is None else [i for i in by_id if i in planned_ids]
-    versions = store.article_versions(lookup) if lookup else {}
+    by_key = {item.key: item for item in batch}  # the same article twice in one batch: the last one read wins
+    lookup = list(by_key) if planned_ids is None else [k for k in by_key if k in planned_ids]
+    versions = store.article_versions(lookup, view) if lookup else {}
     if planned_ids is not None:
-        planned_ids.update(by_id)
+        planned_ids.update(by_key)
     todo = []
-    for item in by_id.values():
-        article_id, digest, n_chunks = item.article.id, item.digest, len(item.chunks)
-        stored = {written[article_id]: n_chunks} if written.get(article_id) == digest else versions.get(article_id, {})
+    for key, item in by_key.items():
+        digest, n_chunks = item.digest, len(item.chunks)
+        stored = {written[key]: n_chunks} if written.get(key) == digest else versions.get(key, {})
         if stored == {digest: n_chunks}:
             report.unchanged += 1
             continue
-        replaces = article_id in versions or article_id in written
+        replaces = key in versions or key in written
         todo.append((item, replaces))
-        written[article_id] = digest
+        written[key] = digest
         if replaces:
             report.updated += 1
         else:
@@ -262,7 +262,7 @@ def _prompt_gil_handoffs() -> Iterator[None]:
                 sys.setswitchinterval(_handoff_default)
 
 
-def _write(planned: _Planned, store: Store) -> None:
+def _write(planned: _Planned, store: Store, view: SearchFilter = EVERYTHING) -> None:
     points: list[ChunkPoint] = []
     row = 0
     for item, _ in planned.items:
@@ -277,7 +277,7 @@ def _write(planned: _Planned, store: Store) -> None:
     log.info("upserted %d chunks of %d articles", len(points), len(planned.items))
     for item, replaces in planned.items:
         if replaces:  # an article never stored has nothing to delete
-            store.delete_article(item.article.id, keep_hash=item.digest)
+            store.delete_article(item.key, view, keep_hash=item.digest)
 
 
 class _Writer:
@@ -288,8 +288,8 @@ class _Writer:
     next batch (building payloads, BM25 vectors of articles read in this process, the store's work).
     """
 
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, store: Store, view: SearchFilter = EVERYTHING):
+        self.store, self.view = store, view
         self.queue: queue.Queue[_Planned | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
@@ -299,7 +299,7 @@ class _Writer:
         while (planned := self.queue.get()) is not None:
             if self.error is None:
                 try:
-                    _write(planned, self.store)
+                    _write(planned, self.store, self.view)
                 except BaseException as exc:  # handed to the ingesting thread
                     self.error = exc
 
@@ -324,13 +324,14 @@ def write_articles(
     embedders: list[Embedder],
     settings: Settings,
     report: IngestReport,
-    written: MutableMapping[str, str] | None = None,
+    written: MutableMapping[ArticleKey, str] | None = None,
     writer: _Writer | None = None,
-    planned_ids: set[str] | None = None,
+    planned_ids: set[ArticleKey] | None = None,
+    view: SearchFilter = EVERYTHING,
 ) -> None:
     """Store one batch of prepared articles, skipping those already stored as they are
-    (``planned_ids``: see ``_plan``)."""
-    todo = _plan(batch, store, report, {} if written is None else written, planned_ids)
+    (``planned_ids``, ``view``: see ``_plan``)."""
+    todo = _plan(batch, store, report, {} if written is None else written, planned_ids, view)
     if not todo:
         return
     texts = [embed_text(item.article, c, settings.embed_title) for item, _ in todo for c in item.chunks]
@@ -341,7 +342,7 @@ def write_articles(
         vectors[e.name] = np.asarray(e.embed_passages(texts, **given), dtype=np.float32)
     planned = _Planned(todo, vectors)
     if writer is None:
-        _write(planned, store)
+        _write(planned, store, view)
     else:
         writer.put(planned)
 
@@ -351,7 +352,8 @@ def prune(store: Store, seen: SeenSources, roots: Iterable[Path]) -> int:
 
     A root is a folder (everything below it) or a file (itself, and for an archive or
     mailbox its members). Articles of files that failed this run are kept: a file that
-    could not be read is not a file that was removed. Returns the number deleted.
+    could not be read is not a file that was removed. Embargoed articles are pruned like any
+    other (a prune is always a trusted write). Returns the number deleted.
     """
     folders = [os.path.abspath(r) for r in roots]
     if not folders:
@@ -360,20 +362,20 @@ def prune(store: Store, seen: SeenSources, roots: Iterable[Path]) -> int:
     def under(file_part: str) -> bool:
         return any(file_part == f or file_part.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
-    doomed: set[str] = set()
-    for payload in store.scroll(SearchFilter(), ["article_id", "source_path"]):
-        article_id = payload.get("article_id")
+    doomed: set[ArticleKey] = set()
+    for payload in store.scroll(EVERYTHING, ["article_id", "collection", "source_path"]):
+        key = article_key(payload)
         source_path = payload.get("source_path") or ""
-        if not article_id or not source_path or article_id in seen.article_ids:
+        if not key[1] or not source_path or key in seen.articles:
             continue
         file_part = _file_part(source_path)
         if not under(file_part) or file_part in seen.failed_files:
             continue
         if _normalized_source(source_path) in seen.source_paths:
             continue
-        doomed.add(article_id)
-    for article_id in sorted(doomed):
-        store.delete_article(article_id)
+        doomed.add(key)
+    for key in sorted(doomed):
+        store.delete_article(key, EVERYTHING)
     if doomed:
         store.flush()
     return len(doomed)
@@ -391,8 +393,16 @@ def ingest(
     names: dict[str, str] | None = None,
     collection: str | None = None,
     pool: ParserPool | None = None,
+    untrusted: bool = False,
 ) -> IngestReport:
     """Read, chunk, embed and store ``paths``.
+
+    An article is its (collection, id): the same id in two collections is two articles.
+    ``untrusted=True`` (a write from someone who may not see everything: an upload) sees only
+    the chunks its articles' collections show now (no embargoed ones): an article it cannot see
+    counts as absent ("ingested", as a new id), is neither deleted nor replaced (its chunks
+    stay beside the new ones), and cannot be pruned. A trusted write (the CLI, local) sees
+    every chunk of a collection, embargoed or not.
 
     With ``prune=True``, stored articles whose source file lies under the given
     paths but was not seen in this run (deleted or renamed files, archive members
@@ -403,6 +413,13 @@ def ingest(
     name instead of a temporary path); ``collection`` overrides the articles' own.
     """
     paths = [Path(p) for p in paths]
+    if untrusted and prune:
+        raise ValueError("an untrusted ingest cannot prune: it would delete articles it may not see")
+    # What this write sees of the store: everything, or what the target collection shows now
+    # (look-ups by article narrow it to each article's collection: versions_filter).
+    view = EVERYTHING
+    if untrusted:
+        view = SearchFilter(collections=(collection,) if collection else None, now=datetime.now(timezone.utc))
     if workers is None:
         workers = settings.ingest_workers
     report = IngestReport()
@@ -411,27 +428,27 @@ def ingest(
     empty = store.count(EVERYTHING) == 0
     # Into an empty embedded store (a first import) only ids this run already planned can be
     # stored. A server may have other writers, so there every id is looked up.
-    planned_ids: set[str] | None = set() if settings.embedded and empty else None
+    planned_ids: set[ArticleKey] | None = set() if settings.embedded and empty else None
     # Parser processes skip BM25 and tokenizing for articles stored as they are (a hint, looked
     # up per file: what to write is still decided here, by _plan); nothing is stored in a first import.
-    known = None if empty else store.source_versions
+    known = None if empty else (lambda source_path: store.source_versions(source_path, view))
     articles = iter_articles(paths, settings, report, seen, workers=workers, names=names, collection=collection,
                              known=known, pool=pool)
-    writer = _Writer(store)
+    writer = _Writer(store, view)
     # What the last batches queued: the writer may not have stored it yet (a bounded window,
     # it is at most two batches behind).
-    recent: deque[dict[str, str]] = deque(maxlen=4)
+    recent: deque[dict[ArticleKey, str]] = deque(maxlen=4)
     batches = _Prefetch(_batched(articles, BATCH_ARTICLES), articles)
     with _prompt_gil_handoffs():
         try:
             for batch in batches:
                 recent.appendleft({})
-                write_articles(batch, store, embedders, settings, report, ChainMap(*recent), writer, planned_ids)
+                write_articles(batch, store, embedders, settings, report, ChainMap(*recent), writer, planned_ids, view)
                 report.elapsed = time.perf_counter() - started
                 if report.elapsed - (last_flush - started) >= FLUSH_EVERY_S:
                     writer.close()
                     store.flush()
-                    writer = _Writer(store)
+                    writer = _Writer(store, view)
                     last_flush = time.perf_counter()
                 if progress:
                     progress(report)

@@ -50,15 +50,13 @@ from assistant.embed import Tokenizer, passage_tokenizers
 from assistant.schema import embed_text
 from assistant.settings import Settings
 from assistant.sparse import document_vector
+from assistant.store import ArticleKey, Versions
 
 from .article import Article
 from .chunking import Chunk, chunk_text
 from .readers import ReadFailure, check_content, reader_for, supported_suffixes
 from .readers.base import aliased, display_path
 from .readers.jsonl import set_default_mapping
-
-
-Versions = dict[str, dict[str, int]]  # article id -> {content hash: stored chunk count}
 
 
 @dataclass
@@ -85,6 +83,11 @@ class Prepared:
         tokens = self.tokens.get(embedder)
         return [t.tolist() for t in tokens] if tokens is not None else [None] * len(self.chunks)
 
+    @property
+    def key(self) -> ArticleKey:
+        """The article's identity: (collection, id)."""
+        return (self.article.collection, self.article.id)
+
 
 def prepare(article: Article, settings: Settings, collection: str | None = None, *,
             known: Versions | None = None, tokenizers: dict[str, Tokenizer] | None = None) -> Prepared:
@@ -95,7 +98,7 @@ def prepare(article: Article, settings: Settings, collection: str | None = None,
     chunks = chunk_text(article.body, settings.chunk_max_tokens, settings.chunk_min_tokens,
                         settings.chunk_overlap_tokens)
     item = Prepared(article, article.content_hash(), chunks)
-    if known is not None and known.get(article.id) != {item.digest: len(chunks)}:
+    if known is not None and known.get(item.key) != {item.digest: len(chunks)}:
         item.sparse = [(np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float64))
                        for ids, weights in item.sparse_vectors()]  # term ids are 31-bit
         if tokenizers:

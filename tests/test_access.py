@@ -181,6 +181,9 @@ def test_serving_off_the_loopback_needs_logins_or_an_explicit_off(tmp_path):
     with pytest.raises(ConfigError, match="no users: set NEWSROOM_USERS_FILE"):
         check_serving(wide, load_users(wide))
     off = wide.with_overrides(auth="off")
+    with pytest.raises(ConfigError, match="set NEWSROOM_PUBLIC_URL"):  # the page's root URL never comes from headers
+        check_serving(off, load_users(off))
+    off = off.with_overrides(public_url="https://newsroom.example")
     check_serving(off, load_users(off))
     r = subprocess.run([sys.executable, "-m", "assistant.cli", "serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)],
                        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin", "HOME": str(tmp_path)})

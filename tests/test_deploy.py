@@ -81,7 +81,11 @@ def test_app_points_at_existing_services(name):
     data = _load(name)
     services = data["services"]
     app = services["app"]
-    urls = [v for v in _env(app).values() if v.startswith(("http://", "https://"))]
+    env = _env(app)
+    # The public URL is where people open the app: the port compose publishes, not a service's.
+    public = urlparse(env.pop("NEWSROOM_PUBLIC_URL"))
+    assert any(str(p).startswith(f"{public.hostname}:{public.port}:") for p in app.get("ports") or [])
+    urls = [v for v in env.values() if v.startswith(("http://", "https://"))]
     assert any(urlparse(u).hostname and "qdrant" in urlparse(u).hostname for u in urls)
     for url in urls:
         parsed = urlparse(url)

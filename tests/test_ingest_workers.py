@@ -181,8 +181,8 @@ def test_workers_prepare_in_full_only_what_the_store_lacks(make_settings, tmp_pa
 
     lazy = list(read_prepared(path, settings))  # as read in the ingesting process
     assert lazy and all(item.sparse is None and not item.tokens for item in lazy)
-    stored = {lazy[0].article.id: {lazy[0].digest: len(lazy[0].chunks)},  # as it is
-              lazy[1].article.id: {"an older version": len(lazy[1].chunks)}}
+    stored = {lazy[0].key: {lazy[0].digest: len(lazy[0].chunks)},  # as it is
+              lazy[1].key: {"an older version": len(lazy[1].chunks)}}
     full = list(read_prepared(path, settings, known=stored, tokenizers=tokenizers))
     assert [i.article.id for i in full] == [i.article.id for i in lazy]
     assert full[0].sparse is None and not full[0].tokens

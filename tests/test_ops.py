@@ -194,3 +194,63 @@ def test_cli_verbs(archive, tmp_path, capsys):
         ss.BACKOFF_S = saved
     err = capsys.readouterr().err.strip()
     assert "http://127.0.0.1:9" in err and "\n" not in err
+
+
+def _format1_copy(src, dest) -> None:
+    """The store at ``src`` as a store made before format 2 held it: Qdrant's IDF modifier on
+    ``bm25``, no term ids in the payloads."""
+    import qdrant_edge as q
+
+    from assistant.ops import _edge_records, edge_dims
+
+    shard = q.EdgeShard.load(str(src))
+    config = q.EdgeConfig(
+        vectors={n: q.EdgeVectorParams(size=d, distance=q.Distance.Cosine) for n, d in edge_dims(src).items()},
+        sparse_vectors={"bm25": q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)})
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    old = q.EdgeShard.create(str(dest), config)
+    for page in _edge_records(shard, 256):
+        old.update(q.UpdateOperation.upsert_points([
+            q.Point(p.id, {**p.dense, "bm25": q.SparseVector(indices=p.sparse[0], values=p.sparse[1])},
+                    {k: v for k, v in p.payload.items() if k != "terms"}) for p in page]))
+    old.flush()
+    old.close()
+    shard.close()
+
+
+def test_upgrade_store_rebuilds_a_format1_store_with_the_same_points_and_scores(archive, tmp_path):
+    """A store made before format 2 is refused at open; 'upgrade-store' copies its points (ids,
+    vectors, payloads) into the current format, and BM25 for a user who sees everything scores
+    exactly as Qdrant's IDF modifier did."""
+    import qdrant_edge as q
+
+    from assistant import ops
+    from assistant.errors import ConfigError
+    from assistant.sparse import query_vector
+    from assistant.store import SearchFilter, open_store
+
+    settings = load_settings(env={}, data_dir=str(tmp_path / "data"))
+    _format1_copy(archive["data"] / "qdrant", settings.store_path)
+    with pytest.raises(ConfigError, match="upgrade-store"):
+        open_store(settings, {"use": 512, "e5": 384})
+    old = q.EdgeShard.load(str(settings.store_path))
+    before = {}
+    for words in ("Panthers defense points", "Super Bowl halftime show"):
+        vec = query_vector(words)
+        before[words] = [(str(p.id), p.score) for p in old.query(q.QueryRequest(
+            limit=5, query=q.Query.Nearest(q.SparseVector(indices=vec[0], values=vec[1]), using="bm25")))]
+    old.close()
+
+    info = ops.upgrade_store(settings)
+    assert info["upgraded"] and info["points"] == archive["chunks"]
+    assert (settings.store_path.parent / "qdrant.format1").is_dir()
+    a = _assistant(archive, data_dir=str(tmp_path / "data"))
+    try:
+        for words, hits in before.items():
+            got = a.store.query({}, query_vector(words), SearchFilter(), limit=5, candidates=5)
+            assert [h.id for h in got] == [i for i, _ in hits]
+            assert [h.score for h in got] == pytest.approx([s for _, s in hits], rel=1e-5)
+        assert _search_all(a) == archive["expected"]
+    finally:
+        a.close()
+    assert ops.upgrade_store(settings)["upgraded"] is False

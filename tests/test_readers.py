@@ -334,3 +334,12 @@ def test_damaged_utf8_keeps_the_good_characters(tmp_path):
 )
 def test_language_detection(text, lang):
     assert detect_language(text) == lang
+
+
+def test_a_truncated_mail_header_is_read_raw_not_a_crash(tmp_path):
+    """Found by the fuzzer: the standard library's parser raises IndexError on ``Message-ID: <id@``."""
+    path = tmp_path / "cut.eml"
+    path.write_bytes(b"Subject: Harbour renovation approved\nFrom: City Press Office <press@city.example>\n"
+                     b"Message-ID: <pr-2024-03-05@\n\nThe council approved the harbour renovation on Tuesday.\n")
+    (article,) = list(reader_for(path).read(path))
+    assert article.title == "Harbour renovation approved" and "approved the harbour" in article.body

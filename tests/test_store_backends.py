@@ -13,7 +13,7 @@ import pytest
 
 from assistant.settings import load_settings
 from assistant.sparse import document_vector, query_vector
-from assistant.store import ChunkPoint, SearchFilter, open_store
+from assistant.store import EVERYTHING, ChunkPoint, SearchFilter, open_store
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Payload indexes have no effect in the local Qdrant"),
@@ -221,7 +221,7 @@ def test_an_embargo_written_during_a_search_is_not_returned(tmp_path):
     try:
         s.shard = WriteDuringSearch()
         assert "final" not in ids(s.query(dense, None, ALL, 10, 20))
-        s.delete_article("final")
+        s.delete_article(("sport", "final"), EVERYTHING)
         s.close()
         s = _open("edge", tmp_path)  # no embargo stored: the store searches without the clause again
         real = s.shard
@@ -268,21 +268,51 @@ def test_payload_cache_is_bounded_and_keeps_no_read_that_spans_a_write():
     assert cache.payloads(["x"], fetch) == {"x": {"v": "x"}}
 
 
+def _in(collection: str, doc: tuple) -> tuple:
+    return (*doc[:5], collection, *doc[6:])
+
+
 def test_delete_article_keep_hash_and_versions(store):
     old = [make_point(*DOCS[1], article="story", chash="v1", n=i) for i in range(2)]
-    new = [make_point(*DOCS[2], article="story", chash="v2", n=10)]
+    new = [make_point(*_in("finance", DOCS[2]), article="story", chash="v2", n=10)]
     store.upsert(old + new)
-    assert store.article_versions(["story", "bank", "missing"]) == {"story": {"v1": 2, "v2": 1}, "bank": {"h1": 1}}
+    story, bank = ("finance", "story"), ("finance", "bank")
+    assert store.article_versions([story, bank, ("finance", "missing"), ("default", "story")], EVERYTHING) == {
+        story: {"v1": 2, "v2": 1}, bank: {"h1": 1}}
     # By file: the story's v1 chunks came from bank.jsonl (make_point names the file by the doc), v2 from mortgage.jsonl.
-    assert store.source_versions("/archive/bank.jsonl") == {"story": {"v1": 2}, "bank": {"h1": 1}}
-    assert store.source_versions("/archive/mortgage.jsonl") == {"story": {"v2": 1}, "mortgage": {"h1": 1}}
-    assert store.source_versions("/archive/missing.jsonl") == {}
-    store.delete_article("story", keep_hash="v2")
-    assert store.article_versions(["story"]) == {"story": {"v2": 1}}
-    store.delete_article("story")
-    assert store.article_versions(["story"]) == {}
-    assert store.article_versions([]) == {}
+    assert store.source_versions("/archive/bank.jsonl", EVERYTHING) == {story: {"v1": 2}, bank: {"h1": 1}}
+    assert store.source_versions("/archive/mortgage.jsonl", EVERYTHING) == {story: {"v2": 1},
+                                                                             ("default", "mortgage"): {"h1": 1}}
+    assert store.source_versions("/archive/missing.jsonl", EVERYTHING) == {}
+    store.delete_article(story, EVERYTHING, keep_hash="v2")
+    assert store.article_versions([story], EVERYTHING) == {story: {"v2": 1}}
+    store.delete_article(story, EVERYTHING)
+    assert store.article_versions([story], EVERYTHING) == {}
+    assert store.article_versions([], EVERYTHING) == {}
     assert store.count(ALL) == 4  # the others untouched
+
+
+def test_the_same_id_in_two_collections_is_two_articles(store):
+    """Versions, deletes and sources are per (collection, id); another desk's article of that id stays."""
+    store.upsert([make_point(*_in("finance", DOCS[2]), article="inv-001", chash="f", n=1),
+                  make_point(*_in("investigations", DOCS[2]), article="inv-001", chash="i", n=2)])
+    fin, inv = ("finance", "inv-001"), ("investigations", "inv-001")
+    assert store.article_versions([fin], EVERYTHING) == {fin: {"f": 1}}
+    assert store.article_versions([fin, inv], EVERYTHING) == {fin: {"f": 1}, inv: {"i": 1}}
+    store.delete_article(fin, EVERYTHING)
+    assert store.article_versions([fin, inv], EVERYTHING) == {inv: {"i": 1}}
+
+
+def test_a_write_view_hides_embargoed_chunks_from_lookups_and_deletes(store):
+    """An untrusted write's view (now, no embargoed chunk) neither counts nor deletes an embargoed article."""
+    final = ("sport", "final")
+    now = SearchFilter()
+    assert store.article_versions([final], now) == {}
+    assert store.source_versions("/archive/final.jsonl", now) == {}
+    store.delete_article(final, now)
+    store.delete_article(final, now, keep_hash="other")
+    assert store.article_versions([final], EVERYTHING) == {final: {"h1": 1}}
+    assert store.source_versions("/archive/final.jsonl", EVERYTHING) == {final: {"h1": 1}}
 
 
 def test_upsert_same_id_replaces(store):
@@ -372,7 +402,7 @@ def test_server_reopen_checks_dims_and_keeps_settings(tmp_path):
     with pytest.raises(ConfigError, match="embedders"):
         ServerStore(settings, {"a": 8}, client=client)
     params = client.get_collection("c").config.params
-    assert params.vectors["a"].size == 4 and params.sparse_vectors["bm25"].modifier.value == "idf"
+    assert params.vectors["a"].size == 4 and params.sparse_vectors["bm25"].modifier is None  # IDF per query
     client.close()
 
 
@@ -393,3 +423,51 @@ def test_settings_server_fields_from_env(tmp_path):
     s = load_settings(env={"NEWSROOM_SHARD_NUMBER": "3", "NEWSROOM_REPLICATION_FACTOR": "2",
                            "NEWSROOM_QUANTIZATION_INT8": "true"}, data_dir=str(tmp_path))
     assert (s.shard_number, s.replication_factor, s.write_consistency_factor, s.on_disk_vectors, s.quantization_int8) == (3, 2, 1, False, True)
+
+
+def test_bm25_statistics_count_only_what_the_filter_admits(store):
+    """The IDF of a query word is counted over the chunks the filter admits: words in other
+    collections or in embargoed chunks change neither the score nor which chunks come back."""
+    import math
+
+    finance = SearchFilter(collections=("finance",))
+    before = store.query({}, query_vector("rates"), finance, limit=5, candidates=10)
+    assert ids(before) == ["bank"]
+    # N = 1 chunk admitted, df = 1: the score is the chunk's BM25 weight of "rates" × ln(1 + 0.5 / 1.5).
+    idx, weights = document_vector(DOCS[1][1])
+    tf = dict(zip(idx, weights))[query_vector("rates")[0][0]]
+    assert before[0].score == pytest.approx(tf * math.log(1 + 0.5 / 1.5), rel=1e-5)
+    hidden = [make_point(*_in("sport", DOCS[1]), article="elsewhere", n=7),
+              make_point(*_in("finance", DOCS[2]), article="embargoed", n=8)]
+    hidden[1].payload["embargo_until"] = FUTURE
+    store.upsert(hidden)
+    after = store.query({}, query_vector("rates"), finance, limit=5, candidates=10)
+    assert ids(after) == ["bank"] and after[0].score == before[0].score
+    assert "terms" not in after[0].payload  # the term ids stay in the store
+
+
+def test_a_store_with_bm25_statistics_over_everything_is_refused(tmp_path):
+    """Stores of format 1 (Qdrant's IDF modifier over every chunk) leak hidden words: refused at open
+    with one line saying how to rebuild."""
+    import qdrant_edge as q
+    from qdrant_client import QdrantClient
+    from qdrant_client import models as m
+
+    from assistant.errors import ConfigError
+    from assistant.store_server import ServerStore
+
+    settings = load_settings(env={}, data_dir=str(tmp_path / "data"))
+    config = q.EdgeConfig(vectors={n: q.EdgeVectorParams(size=d, distance=q.Distance.Cosine) for n, d in DIMS.items()},
+                          sparse_vectors={"bm25": q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)})
+    settings.store_path.parent.mkdir(parents=True)
+    q.EdgeShard.create(str(settings.store_path), config).close()
+    with pytest.raises(ConfigError, match="upgrade-store"):
+        open_store(settings, DIMS)
+    client = QdrantClient(":memory:")
+    client.create_collection("old", vectors_config={n: m.VectorParams(size=d, distance=m.Distance.COSINE)
+                                                     for n, d in DIMS.items()},
+                             sparse_vectors_config={"bm25": m.SparseVectorParams(modifier=m.Modifier.IDF)})
+    server = load_settings(env={}, data_dir=str(tmp_path), qdrant_url=":memory:", collection="old")
+    with pytest.raises(ConfigError, match="earlier version"):
+        ServerStore(server, DIMS, client=client)
+    client.close()

@@ -35,17 +35,27 @@ def _part_text(part: EmailMessage, where: str) -> str:
     return clean_text(text).strip()
 
 
+def header(msg: EmailMessage, name: str) -> str:
+    """A header's text; its raw value when the standard library's parser fails on it (a truncated
+    ``Message-ID: <id@`` raises IndexError inside ``email._header_value_parser``)."""
+    try:
+        return str(msg.get(name, "") or "")
+    except (IndexError, ValueError, TypeError, AttributeError):
+        raw = next((value for key, value in msg.raw_items() if key.lower() == name.lower()), "")
+        return " ".join(str(raw).split())
+
+
 def message_articles(msg: EmailMessage, where: str, fallback_key: str) -> Iterator[ReadResult]:
     from .archive import read_embedded
 
-    subject = clean_text(" ".join(str(msg.get("Subject", "") or "").split()))
-    message_id = str(msg.get("Message-ID", "") or "").strip().strip("<>")
+    subject = clean_text(" ".join(header(msg, "Subject").split()))
+    message_id = header(msg, "Message-ID").strip().strip("<>")
     try:
-        published = parse_datetime(str(msg.get("Date", "") or ""))
+        published = parse_datetime(header(msg, "Date"))
     except (MetadataError, TypeError, ValueError):
         published = None
-    name, address = email.utils.parseaddr(str(msg.get("From", "") or ""))
-    organization = clean_text(str(msg.get("Organization", "") or "")).strip()
+    name, address = email.utils.parseaddr(header(msg, "From"))
+    organization = clean_text(header(msg, "Organization")).strip()
     source = organization or name or (address.split("@", 1)[1] if "@" in address else address)
     article_id = derived_article_id("mail", message_id) if message_id else fallback_key
     attachments: list[ReadResult] = []
@@ -107,7 +117,7 @@ class EmlReader:
             raise ReaderError(f"{where}: empty file")
         try:
             msg = email.message_from_bytes(data, policy=email.policy.default)
-            if not any(msg.get(h) for h in ("From", "Subject", "Date", "Message-ID", "Content-Type")):
+            if not any(header(msg, h) for h in ("From", "Subject", "Date", "Message-ID", "Content-Type")):
                 raise ReaderError(f"{where}: not an e-mail message (no From, Subject, Date or Message-ID header)")
             items = list(message_articles(msg, where, derived_article_id(where)))
         except RecursionError as exc:
