@@ -12,6 +12,7 @@ from ingest.normalize import detect_language
 
 from .citations import CheckResult, content_tokens
 from .embed import Embedder
+from .model_output import is_refusal
 from .retrieve import Passage
 from .sparse import tokenize
 
@@ -139,6 +140,7 @@ class Answer:
     relevance: float = 0.0
     why_abstained: str = ""  # the answerability test that failed (see answerability.py)
     follows: str = ""  # the earlier question whose context this follow-up carried over (conversation.py)
+    partial: bool = False  # LLM mode: the model's answer was cut off; only its complete, cited sentences are shown
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -279,6 +281,7 @@ def _with_antecedents(chosen: list[ScoredSentence], passages: list[Passage]) -> 
     return out
 
 
+MODEL_DECLINED = "the model found no answer in the sources"  # why_abstained when the LLM says so
 _DELIM_RE = re.compile(r"<\s*/?\s*sources?\b", re.IGNORECASE)
 
 
@@ -309,11 +312,19 @@ def llm_answer(
     removed: list[str],
     strict: bool,
     relevance: float,
+    partial: bool = False,
 ) -> Answer:
-    """Turn a checked LLM completion into an Answer with renumbered, verified citations."""
+    """Turn a checked LLM completion into an Answer with renumbered, verified citations.
+
+    ``partial``: the completion was cut (a broken stream, the token limit); ``removed`` then
+    starts with the note saying so.
+    """
     warnings = list(removed) + list(check.removed)
+    declined: list[str] = []
     for s in check.sentences:
-        if not s.citations:
+        if is_refusal(s.text):
+            declined.append(s.text)  # "the sources do not say": never shown as a fact
+        elif not s.citations:
             warnings.append(f"sentence without citation: {s.text[:80]}")
         elif s.novel:
             warnings.append(f"sentence not supported by its sources (they never mention {', '.join(s.novel[:3])}): {s.text[:80]}")
@@ -322,11 +333,12 @@ def llm_answer(
     # An uncited sentence is never shown: it rests on nothing in the archive (and may be the
     # model repeating its instructions). Unsupported cited sentences are marked, or dropped
     # under the strict setting.
-    kept = [s for s in check.sentences if s.citations and (s.supported or not strict)]
+    kept = [s for s in check.sentences if s.citations and (s.supported or not strict) and s.text not in declined]
     if not kept:
         # Nothing cited is left: the model declined, or nothing it said is backed.
         return Answer(question, abstain_text(question), "llm", True, sources=passages, warnings=warnings,
-                      relevance=relevance)
+                      relevance=relevance, why_abstained=MODEL_DECLINED if declined else "", partial=partial)
+    warnings.extend(f"the model says the sources do not answer this part: {d[:80]}" for d in declined)
     renumber: dict[int, int] = {}
     citations: list[Citation] = []
     lines: list[str] = []
@@ -342,4 +354,5 @@ def llm_answer(
             new_numbers.append(renumber[n])
         lines.append(s.text + "".join(f" [{n}]" for n in new_numbers))
         sents.append(AnswerSentence(s.text, new_numbers, s.supported, s.support))
-    return Answer(question, " ".join(lines), "llm", False, citations, passages, sents, warnings, relevance)
+    return Answer(question, " ".join(lines), "llm", False, citations, passages, sents, warnings, relevance,
+                  partial=partial)

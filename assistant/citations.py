@@ -62,7 +62,7 @@ def sanitize(text: str, allowed_urls: set[str]) -> tuple[str, list[str]]:
     def link(m: re.Match) -> str:
         if m.group(2) not in allowed_urls:
             removed.append(f"link removed: {m.group(2)[:80]}")
-        return m.group(1)
+        return f"[{m.group(1)}]" if m.group(1).isdigit() else m.group(1)  # "[1](url)" is a citation
 
     def url(m: re.Match) -> str:
         if m.group(0) in allowed_urls:
@@ -163,10 +163,10 @@ def check_answer(
 ) -> CheckResult:
     """Split an answer into sentences, drop citations to passages not given, score support."""
     removed: list[str] = []
-    spans = sentences(text)
+    # Each line (a list item, a paragraph) ends its sentence, full stop or not.
+    raws = [line[s.start : s.end] for line in text.splitlines() for s in sentences(line)]
     parsed: list[tuple[str, list[int]]] = []
-    for span in spans:
-        raw = text[span.start : span.end]
+    for raw in raws:
         numbers: list[int] = []
         for m in CITE_RE.finditer(raw):
             n = int(m.group(1))

@@ -1,4 +1,4 @@
-"""The `newsroom` command: ingest, search, ask, check, quote, serve, status."""
+"""The `newsroom` command: ingest, search, ask, check, quote, serve, status, llm-check."""
 from __future__ import annotations
 
 import argparse
@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what the archive holds")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("llm-check", help="probe the configured LLM endpoint and print a compatibility report")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
     from . import cli_ops
 
     cli_ops.add_parsers(sub)
@@ -128,6 +131,11 @@ def run(args: argparse.Namespace) -> int:
             for lang, m in [("all", result["overall"]), *result["by_language"].items()]:
                 print(f"{lang}: " + ", ".join(f"{key} {value}" for key, value in m.items()))
         return 0
+
+    if args.command == "llm-check":
+        from . import llm_check
+
+        return llm_check.run(args, settings)
 
     from . import cli_ops
 

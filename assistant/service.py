@@ -19,8 +19,10 @@ from .claims import ClaimCheck, gather_evidence, parse_verdict
 from .conversation import Resolved, resolve
 from .embed import Embedder, MemoEmbedder, build_embedders
 from .errors import InputError
+from .generation import generate_answer
 from .inputs import History, check_date, check_history, check_text, check_values
 from .llm import ChatModel
+from .model_output import read_completion
 from .quotes import QuoteResult, candidates, chronological, close_hits, exact_hits
 from .retrieve import Passage, archive_languages, embed_query, find_phrase, retrieve
 from .settings import Settings
@@ -175,18 +177,10 @@ class Assistant:
             yield answer.answer
             yield answer
             return
-        sources, used = format_sources(passages, self.settings.llm_context_chars)
-        passages = passages[:used]
-        user = prompts.render("answer", today=date.today().isoformat(), sources=sources, question=question)
-        parts: list[str] = []
-        for piece in self._llm.stream(prompts.render("system"), user):
-            parts.append(piece)
-            yield piece
-        text, removed = sanitize("".join(parts), {p.url for p in passages if p.url})
-        check = check_answer(text, passages, primary, self.settings.support_threshold)
-        answer = llm_answer(question, text, passages, check, removed, self.settings.strict_citations, relevance)
-        answer.follows = resolved.follows
-        yield answer
+        for event in generate_answer(self._llm, question, passages, primary, self.settings, relevance):
+            if isinstance(event, Answer):
+                event.follows = resolved.follows
+            yield event
 
     def answerability(self, question: str, filters: Filters | None = None,
                       collections: tuple[str, ...] | None = None) -> Answerability:
@@ -236,7 +230,7 @@ class Assistant:
         sources, used = format_sources(given, self.settings.llm_context_chars)
         user = prompts.render("claim_check", today=date.today().isoformat(), sources=sources, claim=claim)
         verdict, text = parse_verdict(self._llm.complete(prompts.render("system"), user))
-        text, removed = sanitize(text, {p.url for p in given[:used] if p.url})
+        text, removed = sanitize(read_completion(text, used).text, {p.url for p in given[:used] if p.url})
         checked = check_answer(text, given[:used], primary, self.settings.support_threshold)
         explained = llm_answer(claim, text, given[:used], checked, removed, self.settings.strict_citations, 1.0)
         result.verdict = verdict

@@ -21,7 +21,8 @@ def test_the_chat_streams_then_shows_the_checked_answer(assistant_factory):
         steps = list(chat.respond(QUESTION, [], [], [], "answer", None, None, "", "", "en", None))
     texts = [s[0][-1]["content"] for s in steps]
     streamed = [x for x in texts[1:-1] if x]
-    assert len(streamed) > 3 and all(len(a) <= len(b) for a, b in zip(streamed, streamed[1:]))  # grows piece by piece
+    # Grows sentence by sentence: each cited sentence as soon as its citation arrives (assistant/model_output.py).
+    assert len(streamed) >= 2 and all(len(a) <= len(b) for a, b in zip(streamed, streamed[1:]))
     final, history, panels, panel_html, export_html, box = steps[-1]
     message = final[-1]["content"]
     assert message.count('href="#nr-src-0-1"') == 2
