@@ -151,16 +151,16 @@ def language_priors() -> dict[str, dict[str, np.ndarray]]:
 def blended_mean(archive: np.ndarray | None, n: int, prior: np.ndarray | None) -> np.ndarray | None:
     """The language's mean for centring: the archive's own estimate (from ``n`` chunks) blended
     with the embedder's prior by the language's share; without a prior, shrunk towards zero."""
-    if prior is None:
+    if prior is None or (archive is not None and archive.shape != prior.shape):  # no prior for this embedder
         return None if archive is None else archive * (n / (n + SHRINK_CHUNKS))
-    if archive is None or archive.shape != prior.shape:
+    if archive is None:
         return prior
     w = n / (n + PRIOR_CHUNKS)
     return w * archive + (1 - w) * prior
 
 
-def language_means(store: Store, counts: dict[str, int],
-                   collections: tuple[str, ...] | None = None) -> dict[str, dict[str, np.ndarray]]:
+def language_means(store: Store, counts: dict[str, int], collections: tuple[str, ...] | None = None,
+                   priors: bool = False) -> dict[str, dict[str, np.ndarray]]:
     """Mean dense vector of each language's chunks, per embedder, from a sample of the chunks
     ``collections`` hold (None: every collection) that no embargo hides.
 
@@ -171,32 +171,32 @@ def language_means(store: Store, counts: dict[str, int],
     archive holds little of gets its mean mostly from the embedder's prior (``blended_mean``).
     Cached per store and collections, recomputed when a language's chunk count moves by a tenth.
     """
-    priors = language_priors()
+    prior_means = language_priors() if priors else {}
     try:
         cache = _MEANS.setdefault(store, {})
     except TypeError:  # a store that cannot be weakly referenced: no cache
         cache = {}
     out: dict[str, dict[str, np.ndarray]] = {}
     for lang, n in counts.items():
-        cached = cache.get((collections, lang))
+        cached = cache.get((collections, priors, lang))
         if cached is None or abs(cached[0] - n) > 0.1 * cached[0]:
             sample = store.sample_vectors(SearchFilter(langs=(lang,), collections=collections), SAMPLE_PER_LANGUAGE)
             means: dict[str, np.ndarray] = {}
             for name in (sample[0] if sample else {}):
                 vecs = np.asarray([v[name] for v in sample if name in v], dtype=np.float32)
                 vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-                blended = blended_mean(vecs.mean(axis=0), len(vecs), priors.get(lang, {}).get(name))
+                blended = blended_mean(vecs.mean(axis=0), len(vecs), prior_means.get(lang, {}).get(name))
                 if blended is not None:
                     means[name] = blended
-            cached = cache[(collections, lang)] = (n, means)
+            cached = cache[(collections, priors, lang)] = (n, means)
         out[lang] = cached[1]
     return out
 
 
-def query_means(means: dict[str, dict[str, np.ndarray]], lang: str) -> dict[str, np.ndarray]:
-    """The mean vectors that centre a question in ``lang``: its archive language's, else its prior
-    (a question in a language the archive lacks still carries that language's direction)."""
-    return means.get(lang) or language_priors().get(lang, {})
+def query_means(means: dict[str, dict[str, np.ndarray]], lang: str, priors: bool = False) -> dict[str, np.ndarray]:
+    """The mean vectors that centre a question in ``lang``: its archive language's, else (with
+    ``priors``) its prior: a question in a language the archive lacks still carries that direction."""
+    return means.get(lang) or (language_priors().get(lang, {}) if priors else {})
 
 
 LANGUAGES_TTL_S = 30.0
@@ -241,6 +241,7 @@ def fuse(
     sparse: list[Hit],
     sparse_weight: float,
     within_language: bool = True,
+    priors: bool = False,
 ) -> list[Hit]:
     """Score fusion on language-centred cosines; BM25 reorders within each language.
 
@@ -256,7 +257,7 @@ def fuse(
     """
     top = max((h.score for h in sparse), default=0.0)
     lexical = {h.id: h.score / top for h in sparse} if top > 0 else {}
-    qmeans = query_means(means, query.lang) if means else {}
+    qmeans = query_means(means, query.lang, priors) if means else {}
     qvecs = {name: _centred(vec, qmeans.get(name)) for name, vec in query.dense.items()}
     by_lang: dict[str, list[Hit]] = {}
     for hit in candidates:
@@ -339,8 +340,9 @@ def retrieve(
         hits = sparse
     else:
         counts = archive_languages(store, flt)
-        means = language_means(store, counts, flt.collections) if settings.centre_languages else {}
-        qmeans = query_means(means, qv.lang) if means else {}
+        priors = settings.language_priors
+        means = language_means(store, counts, flt.collections, priors) if settings.centre_languages else {}
+        qmeans = query_means(means, qv.lang, priors) if means else {}
         requests: list[tuple[str, list[float], SearchFilter, int]] = []
         groups = [replace(flt, langs=(lang,)) for lang in counts] if settings.per_language and len(counts) > 1 else [flt]
         # each language's candidates are re-scored exactly: a few pages' worth per language is enough
@@ -350,7 +352,8 @@ def retrieve(
             requests.extend((name, centred, group, per_group) for group in groups)
         dense = store.query_many(requests)
         coverage = {e.name: e.languages for e in embedders}
-        hits = fuse(_union(*dense, sparse), qv, coverage, means, sparse, settings.sparse_weight if mode == "hybrid" else 0.0)
+        hits = fuse(_union(*dense, sparse), qv, coverage, means, sparse, settings.sparse_weight if mode == "hybrid" else 0.0,
+                    priors=priors)
     if settings.recency_weight > 0 and wants_recent(query):
         hits = recency_boost(hits, settings.recency_weight, settings.recency_half_life_days)
     passages = [Passage.from_hit(h) for h in hits[: 4 * k * settings.max_per_article]]

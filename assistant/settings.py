@@ -53,6 +53,10 @@ class Settings:
     sparse_weight: float = 0.5  # BM25 (scaled to the best hit) next to the dense score, within each language
     per_language: bool = True  # dense candidates from each archive language separately
     centre_languages: bool = True  # remove each language's mean vector before comparing across languages
+    # Blend each language's mean with a prior per embedder (assistant/language_priors.npz), so a language
+    # with few chunks is centred too (issue 17: one French article no longer tops every search). Off by
+    # default until the thresholds set on the old scores (coverage, small-archive abstention) are refitted.
+    language_priors: bool = False
     recency_weight: float = 0.15  # added to the score of the newest hit on "latest"/"最新"/"今年" questions
     recency_half_life_days: float = 180.0
     duplicate_threshold: float = 0.8  # shingle containment that makes two articles one story (1 disables)

@@ -26,7 +26,7 @@ def small_language_archive(tmp_path_factory):
     folder = tmp_path_factory.mktemp("startup")
     rows = [r for r in read_jsonl(CORPORA / "xquad" / "corpus.mixed-en-zh.jsonl") if r["title"] in TOPICS]
     corpus = write_jsonl(folder / "mixed.jsonl", rows)
-    assistant = Assistant(load_settings(env={}, data_dir=str(folder / "data"), embedders="use,e5"))
+    assistant = Assistant(load_settings(env={}, data_dir=str(folder / "data"), embedders="use,e5", language_priors=True))
     report = assistant.ingest([SEED, corpus])
     assert not report.failed
     yield assistant
