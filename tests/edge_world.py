@@ -33,12 +33,8 @@ class World:
                 "GRADIO_ANALYTICS_ENABLED": "False", **extra}
 
 
-def build_world(root: Path) -> World:
-    """Ingest the archive into ``root/data`` and write the users file; the store is closed after."""
-    from assistant.auth import hash_password
-    from assistant.service import Assistant
-    from assistant.settings import load_settings
-
+def desk_rows() -> list[dict]:
+    """The archive's rows: DESK in desk-a, RESTRICTED_ID in "investigations", EMBARGOED_ID until 2099."""
     rows = []
     for r in read_jsonl(SAMPLES / "articles.jsonl"):
         if r["id"] in DESK:
@@ -47,6 +43,16 @@ def build_world(root: Path) -> World:
             rows.append({**r, "collection": "investigations", "source": "Secret Desk Wire"})
         elif r["id"] == EMBARGOED_ID:
             rows.append({**r, "collection": "desk-a", "source": "Embargo Wire", "embargo_until": "2099-01-01T00:00:00Z"})
+    return rows
+
+
+def build_world(root: Path) -> World:
+    """Ingest the archive into ``root/data`` and write the users file; the store is closed after."""
+    from assistant.auth import hash_password
+    from assistant.service import Assistant
+    from assistant.settings import load_settings
+
+    rows = desk_rows()
     users = root / "users.toml"
     grants = {"alice": ["desk-a"], "editor": ["*"]}
     users.write_text("".join(f'[users.{name}]\npassword = "{hash_password(PASSWORDS[name])}"\n'

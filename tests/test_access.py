@@ -15,11 +15,11 @@ from assistant.api import create_api
 from assistant.auth import Users, check_password, hash_password, load_users
 from assistant.errors import ConfigError
 from assistant.settings import load_settings
-from conftest import SAMPLES, read_jsonl, write_jsonl
+from conftest import write_jsonl
+from edge_world import DESK as DESK_IDS, EMBARGOED_ID, RESTRICTED_ID, desk_rows
 
 # Real articles; one restricted to a desk, one under embargo until 2099, one whose embargo ended in 2020.
-DESK = {"xquad-00-00-en", "xquad-01-01-en", "xquad-02-02-en", "xquad-13-01-en"}
-RESTRICTED_ID, EMBARGOED_ID = "xquad-14-02-en", "xquad-12-00-en"
+DESK = set(DESK_IDS)
 RESTRICTED = ("Grissom", "Chaffee", "plugs-out", RESTRICTED_ID, "Secret Desk Wire")
 EMBARGOED = ("Scheele", "Priestley", "Lavoisier", "phlogiston", EMBARGOED_ID, "Embargo Wire")
 PASSWORDS = {"alice": "alice-pw", "editor": "editor-pw"}
@@ -44,15 +44,7 @@ def world(tmp_path_factory):
     from assistant.service import Assistant
 
     root = tmp_path_factory.mktemp("access")
-    rows = []
-    for r in read_jsonl(SAMPLES / "articles.jsonl"):
-        if r["id"] in DESK:
-            rows.append({**r, "collection": "desk-a"})
-        elif r["id"] == RESTRICTED_ID:
-            rows.append({**r, "collection": "investigations", "source": "Secret Desk Wire"})
-        elif r["id"] == EMBARGOED_ID:
-            rows.append({**r, "collection": "desk-a", "source": "Embargo Wire", "embargo_until": "2099-01-01T00:00:00Z"})
-    rows = [{**r, "embargo_until": "2020-01-01"} if r["id"] == "xquad-13-01-en" else r for r in rows]
+    rows = [{**r, "embargo_until": "2020-01-01"} if r["id"] == "xquad-13-01-en" else r for r in desk_rows()]
     users_file = write_users(root / "users.toml", {"alice": ["desk-a"], "editor": ["*"]})
     settings = load_settings(env={}, data_dir=str(root / "data"), embedders="minilm", users_file=str(users_file),
                              rate_per_minute=0)
