@@ -101,14 +101,14 @@ class FileGuard:
         if path.rstrip("/").endswith("/gradio_api/upload"):
             await self.app(scope, receive, self._recording(send, owner))
             return
-        if "json" not in headers.get("content-type", ""):
+        if headers.get("content-type", "").lower().startswith("multipart/"):  # only /upload takes files as parts
             await self.app(scope, receive, send)
             return
         body, messages = await _read_body(receive)
         try:
             data = json.loads(body or b"null")
         except (ValueError, UnicodeDecodeError):
-            data = None  # Gradio answers malformed bodies itself
+            data = None  # not JSON (whatever its content type says): Gradio answers malformed bodies itself
         for value in file_values(data):
             named = value.get("path")
             if not isinstance(named, str) or not self.ledger.owns(owner, named):

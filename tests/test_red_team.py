@@ -111,6 +111,19 @@ def test_web_ingest_takes_only_files_the_user_uploaded_there(server):
     for n, target in enumerate(targets):
         r = _join(reporter, target, f"attack-{n}")
         assert r.status_code == 403 and "only files you uploaded" in r.json()["error"], (target, r.text)
+    # The same body without a content type, or calling itself text: refused at the door too (this FastAPI
+    # answers those 422 itself, but the guard does not rely on how a later release reads them).
+    fn, trigger = _ingest_event(reporter)
+    body = json.dumps({"data": [[{"path": str(users_file), "meta": {"_type": "gradio.FileData"}}], "public", "en"],
+                       "fn_index": fn, "trigger_id": trigger, "session_hash": "bare", "event_data": None})
+    for content_type in (None, "text/plain"):
+        request = reporter.build_request("POST", "/gradio_api/queue/join", content=body.encode())
+        if content_type:
+            request.headers["content-type"] = content_type
+        else:
+            request.headers.pop("content-type", None)
+        r = reporter.send(request)
+        assert r.status_code == 403, (content_type, r.status_code, r.text)
     copied = _files_under(server["uploads"])
     assert not any("scrypt$" in text or "Other desk export" in text or "inside the data folder" in text
                    for text in copied), "a refused file was copied into the upload folder"
