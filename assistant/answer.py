@@ -42,6 +42,9 @@ _ROUNDUP_RE = re.compile(
 SAME_PASSAGE_MARGIN = 0.20
 OTHER_PASSAGE_MARGIN = 0.0
 ROUNDUP_MARGIN = 0.12
+# How close the best retrieved passage's best sentence must come to the best sentence overall to
+# lead the answer (the lexical bonus in score_sentences is 0.25 × word share; 0.05 is a fifth of it).
+RANKED_FIRST_MARGIN = 0.05
 
 # What a question asks for, and what a sentence holding it looks like (en, fr, es, de, zh).
 _ASKS = {
@@ -49,10 +52,18 @@ _ASKS = {
                        r"|什么时候|何时|哪一年|哪年|哪天|几月", re.IGNORECASE),
     "count": re.compile(r"\b(?:how many|how much|combien|cuántos|cuántas|cuánto|wie viele|wie viel)\b|多少|几个|几名|几人",
                         re.IGNORECASE),
+    # what several things are: "which countries", "what will they cooperate on", "哪些", "quels domaines"
+    "list": re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:areas|fields|sectors|countries|members|topics|issues|measures|"
+                       r"products|companies|projects|steps)\b|\b(?:cooperat\w*|collaborat\w*|work together)\s+(?:\w+\s+)?on\b|"
+                       r"\bquel(?:le)?s\s+(?:\w+\s+)?(?:domaines|secteurs|pays|mesures|sujets|projets)\b|"
+                       r"\bqué\s+(?:áreas|ámbitos|sectores|países|medidas|temas)\b|\bwelche[n]?\s+(?:Bereiche[n]?|Länder[n]?)\b|"
+                       r"哪些|哪几", re.IGNORECASE),
     "where": re.compile(r"\b(?:where|in which (?:city|country|place)|où|dans quelle ville|dónde|wo)\b|哪里|在哪|何地|哪个城市",
                         re.IGNORECASE),
     "who": re.compile(r"\b(?:who|whom|qui|quién|quiénes|wer)\b|谁", re.IGNORECASE),
 }
+_ENUMERATION_CUE = re.compile(r"\b(?:such as|including|tels? que|telles? que|notamment|como|incluid[oa]s|wie|darunter)\b"
+                              r"|包括|例如|诸如|等(?:领域|方面|国家|项目)", re.IGNORECASE)
 _YEAR_OR_DATE = r"\b(?:1[5-9]\d\d|20\d\d)\b|\d+\s*[年月日]|\b\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-zé]+\b"
 _HOLDS = {
     "when": re.compile(_YEAR_OR_DATE + r"|\b(?:january|february|march|april|may|june|july|august|september|october|"
@@ -65,8 +76,12 @@ _HOLDS = {
     # a capitalised place after a preposition of place, or a Chinese place word
     "where": re.compile(r"\b(?:in|at|near|à|au|aux|en|dans|near|en|cerca de|bei|im)\s+(?:the\s+)?[A-Z\u00c0-\u00dd]\w+"
                         r"|在[\u4e00-\u9fff]{2,}|[\u4e00-\u9fff](?:市|省|县|区|州|国|镇|岛)"),
-    # two capitalised words in a row (a person or an organisation), or any CJK sentence (names are not marked)
-    "who": re.compile(r"[A-Z\u00c0-\u00dd][\w'’-]+\s+(?:(?:de|da|van|von|del|la|le)\s+)?[A-Z\u00c0-\u00dd][\w'’-]+"
+    # an enumeration: announced ("such as", "tels que", "包括"), two enumeration commas (、), or five
+    # commas (fewer are a dateline and a company's "Co., Ltd.")
+    "list": re.compile(_ENUMERATION_CUE.pattern + r"|(?:[^、]+、){2,}|(?:[^,，]+[,，]){5,}", re.IGNORECASE),
+    # two capitalised words in a row (a person or an organisation; not an article before a noun, "Le
+    # Groupe", "The Panthers"), or any CJK sentence (names are not marked)
+    "who": re.compile(r"(?!(?:The|A|An|Le|La|Les|Un|Une|El|Los|Las|Der|Die|Das|Ein|Eine)\b)[A-Z\u00c0-\u00dd][\w'’-]+\s+(?:(?:de|da|van|von|del|la|le)\s+)?[A-Z\u00c0-\u00dd][\w'’-]+"
                       r"|[\u4e00-\u9fff]"),
 }
 # Sentences opening on a third-person pronoun or demonstrative need the sentence before them.
@@ -213,17 +228,22 @@ def extractive_answer(
         return Answer(question, abstain_text(question), "extractive", True, sources=passages, relevance=relevance,
                       why_abstained=why_not)
     chosen: list[ScoredSentence] = []
-    other_margin = ROUNDUP_MARGIN if _ROUNDUP_RE.search(question) else OTHER_PASSAGE_MARGIN
+    roundup = bool(_ROUNDUP_RE.search(question))
+    other_margin = ROUNDUP_MARGIN if roundup else OTHER_PASSAGE_MARGIN
+    scored, anchored = _anchor_on_best_passage(scored, threshold)
+    top = scored[0].score  # the lead sentence's score (after the first, ``scored`` is in score order)
     for s in scored:
-        if s.score < max(threshold, relevance - SAME_PASSAGE_MARGIN) or len(chosen) >= max_sentences:
+        if s.score < max(threshold, top - SAME_PASSAGE_MARGIN) or len(chosen) >= max_sentences:
             break
+        if anchored and not roundup and s.passage != scored[0].passage:
+            continue  # other passages outscored the lead only on the question's own words
         margin = SAME_PASSAGE_MARGIN if s.passage == scored[0].passage else other_margin
-        if s.score < relevance - margin:
+        if s.score < top - margin:
             continue
         if any(_similar(s.text, c.text) for c in chosen):
             continue  # the same wire sentence from another outlet
         chosen.append(s)
-    chosen = _lead_with_answer(question, chosen, scored, relevance, threshold, max_sentences)
+    chosen = _lead_with_answer(question, chosen, scored, top, threshold, max_sentences)
     chosen = _with_antecedents(chosen, passages)
     if _TIMELINE_RE.search(question):
         chosen.sort(key=lambda s: (passages[s.passage].published or "", s.start))
@@ -243,21 +263,45 @@ def extractive_answer(
     return Answer(question, "\n".join(lines), "extractive", False, citations, passages, sents, relevance=relevance)
 
 
+def _anchor_on_best_passage(scored: list[ScoredSentence], threshold: float) -> tuple[list[ScoredSentence], bool]:
+    """Start from the best retrieved passage's best sentence when it scores within
+    RANKED_FIRST_MARGIN of the best sentence overall. Retrieval ranks passages on centred,
+    language-fair scores; sentence scores add a bonus for the question's own words, which a
+    passage in another language never earns (a Chinese question about the French press release
+    otherwise quotes a Chinese sentence on another agreement). Returns (scored, anchored)."""
+    first = next((s for s in scored if s.passage == 0), None)
+    if first is None or first is scored[0] or first.score < max(threshold, scored[0].score - RANKED_FIRST_MARGIN):
+        return scored, False
+    return [first] + [s for s in scored if s is not first], True
+
+
 def _lead_with_answer(question: str, chosen: list[ScoredSentence], scored: list[ScoredSentence], relevance: float,
                       threshold: float, max_sentences: int) -> list[ScoredSentence]:
-    """For who / when / where / how-many questions, the first sentence is one holding an entity of
-    the asked kind: the best-scored such sentence of the best passage within SAME_PASSAGE_MARGIN."""
+    """For who / when / where / how-many / which-things questions, the first sentence is one holding
+    an entity of the asked kind: the best-scored such sentence of the best passage within
+    SAME_PASSAGE_MARGIN, else its best-scored one above the threshold. A list often follows the sentence that names its subject ("X and Y signed
+    an agreement. Under it, they will cooperate in areas such as..."), in words the question does
+    not share: for a list question the sentence right after the best one counts too."""
     kind = asked_for(question)
     if kind is None or not chosen:
         return chosen
     best = scored[0].passage
     floor = max(threshold, relevance - SAME_PASSAGE_MARGIN)
     wanted = content_tokens(question)
-    holding = [s for s in scored if s.score >= floor and s.passage == best and holds_asked(s.text, kind, question)]
+    after = min((s.start for s in scored if s.passage == best and s.start >= scored[0].end), default=None)
+    listed = [s for s in scored if kind == "list" and s.passage == best and s.start == after]
+    in_best = [s for s in scored if s.passage == best and (s.score >= threshold or s in listed)
+               and holds_asked(s.text, kind, question)]
+    holding = [s for s in in_best if s.score >= floor or s in listed]
+    # none close to the best sentence: the best passage's best-scored one that holds it (the
+    # question's words, translated, are what the near ones share with it; the answer need not)
+    holding = holding or in_best[:1]
     if not holding:
         return chosen
-    # nearest the question's key words first (what it asks about), then by score
-    lead = max(holding, key=lambda s: (len(wanted & content_tokens(s.text)), s.score))
+    # nearest the question's key words first (what it asks about); for a list, one that announces
+    # itself ("such as", "包括") before a mere run of commas; then by score
+    lead = max(holding, key=lambda s: (len(wanted & content_tokens(s.text)),
+                                       kind == "list" and bool(_ENUMERATION_CUE.search(s.text)), s.score))
     rest = [s for s in chosen if s is not lead]
     return [lead] + rest[: max_sentences - 1]
 

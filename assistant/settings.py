@@ -50,13 +50,16 @@ class Settings:
     top_k: int = 8
     max_per_article: int = 2
     candidates: int = 60
-    sparse_weight: float = 0.5  # BM25 (scaled to the best hit) next to the dense score, within each language
+    # BM25 (scaled to the best hit) next to the dense score, within each language, times the legs' agreement
+    # (retrieve.lexical_agreement). 0.25: best of 0.1-0.5 on AVeriTeC and RGB (bench/fusion_bench.py).
+    sparse_weight: float = 0.25
     per_language: bool = True  # dense candidates from each archive language separately
     centre_languages: bool = True  # remove each language's mean vector before comparing across languages
     # Blend each language's mean with a prior per embedder (assistant/language_priors.npz), so a language
-    # with few chunks is centred too (issue 17: one French article no longer tops every search). Off by
-    # default until the thresholds set on the old scores (coverage, small-archive abstention) are refitted.
-    language_priors: bool = False
+    # with few chunks is centred too (issue 17: one French article no longer tops every search). The
+    # answerability model and the coverage threshold are fitted on these scores; off gives the old
+    # shrunk means, with the answerability thresholds below deciding in small archives.
+    language_priors: bool = True
     recency_weight: float = 0.15  # added to the score of the newest hit on "latest"/"最新"/"今年" questions
     recency_half_life_days: float = 180.0
     duplicate_threshold: float = 0.8  # shingle containment that makes two articles one story (1 disables)
@@ -69,7 +72,7 @@ class Settings:
     # across languages, a question none of whose numbers/Latin names is in the best passage needs this much more gap.
     answer_anchor_margin: float = 0.04
     # With the default embedders a fitted model replaces the two gap tests: answer at this probability or above.
-    answer_min_confidence: float = 0.43
+    answer_min_confidence: float = 0.40
     # (all measured by bench/abstention_bench.py; see assistant/answerability.py)
     quote_similarity: float = 0.50  # quote look-up: cosine a close wording (or translation) needs when nothing matches exactly
     # Ingest.

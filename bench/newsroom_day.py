@@ -145,12 +145,17 @@ def archive_sample(sets: dict[str, list[Q]], passages: int) -> tuple[list[dict[s
     return zh + en + seed + es, {r["paragraph"] for r in es}
 
 
+def archive_file(corpus: list[dict[str, Any]]) -> Path:
+    """The archive's own file under bench/out (its data folder sits beside it)."""
+    key = hashlib.sha256(json.dumps(sorted(r["id"] for r in corpus)).encode()).hexdigest()[:10]
+    return OUT / f"newsroom-day-{len(corpus)}-{key}" / "archive.jsonl"
+
+
 def build(corpus: list[dict[str, Any]], embedders: str | None) -> Assistant:
     """The archive's own data folder under bench/out, ingested once and reused."""
-    key = hashlib.sha256(json.dumps(sorted(r["id"] for r in corpus)).encode()).hexdigest()[:10]
-    folder = OUT / f"newsroom-day-{len(corpus)}-{key}"
+    path = archive_file(corpus)
+    folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "archive.jsonl"
     if not path.exists():
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in corpus), encoding="utf-8")
     flags = {"data_dir": str(folder / "data"), "answer_mode": "extractive"}

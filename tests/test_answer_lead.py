@@ -39,3 +39,26 @@ def test_asked_kinds_and_what_holds_them():
     assert holds_asked("Yu Yingfu and Liu Tao signed it.", "who") and not holds_asked("the two parties signed.", "who")
     assert opens_with_pronoun("He is also the oldest.") and opens_with_pronoun("他表示同意。")
     assert not opens_with_pronoun("Helsinki is the capital.")
+
+
+SEED = ("Le CICG et Huawei ont signé un accord de coopération à Shenzhen. "
+        "Aux termes de cet accord, les deux parties renforceront leur collaboration dans des domaines clés tels que "
+        "l'innovation autonome, les applications des données, les capacités de Huawei Cloud et la formation de talents. "
+        "Chang Bo, directeur, Li Yafang, rédactrice, Yue Kun, vice-président, et Xiao Xuegang, directeur général, "
+        "ont assisté à la cérémonie, ainsi que Liu Tao, directeur, et Yu Yingfu, directeur adjoint.")
+
+
+def test_list_question_quotes_the_sentence_with_the_list():
+    """"What will they cooperate on": the list follows the sentence naming the agreement, in words the
+    question does not share, so it scores low (0.16 measured against 0.45 on the seed, en question)."""
+    signed, listed, people = (s.strip() + "." for s in SEED.split(".")[:3])
+    p = _passage(SEED)
+    scored = _scored(SEED, [(signed, 0.45), (people, 0.25), (listed, 0.16)])
+    for question in ("What did Huawei and CICG agree to cooperate on?", "Dans quels domaines vont-ils coopérer ?",
+                     "双方将在哪些领域合作？"):
+        assert asked_for(question) == "list", question
+        assert extractive_answer(question, [p], scored, 0.2).answer.startswith("Aux termes de cet accord"), question
+    # a question that asks for no list keeps its best sentence first
+    assert extractive_answer("Où l'accord a-t-il été signé ?", [p], scored, 0.2).answer.startswith("Le CICG et Huawei")
+    assert not holds_asked(signed, "list") and not holds_asked("[Shenzhen, Chine, 2 décembre 2025] Le CICG et "
+                                                              "Huawei Technologies Co., Ltd. ont signé.", "list")

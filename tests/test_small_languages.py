@@ -26,7 +26,7 @@ def small_language_archive(tmp_path_factory):
     folder = tmp_path_factory.mktemp("startup")
     rows = [r for r in read_jsonl(CORPORA / "xquad" / "corpus.mixed-en-zh.jsonl") if r["title"] in TOPICS]
     corpus = write_jsonl(folder / "mixed.jsonl", rows)
-    assistant = Assistant(load_settings(env={}, data_dir=str(folder / "data"), embedders="use,e5", language_priors=True))
+    assistant = Assistant(load_settings(env={}, data_dir=str(folder / "data"), embedders="use,e5"))  # priors: the default
     report = assistant.ingest([SEED, corpus])
     assert not report.failed
     yield assistant
@@ -49,6 +49,28 @@ def test_the_seed_is_still_found_by_its_own_questions(small_language_archive):
     for question in ("Huawei Cloud cooperation agreement with CICG", "华为和中国外文局在哪里签署了合作协议？"):
         assert small_language_archive.search(question, k=3)[0].lang == "fr", question
     assert any(r.lang == "fr" for r in small_language_archive.search("Qui a signé l'accord au nom des deux parties ?", k=3))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["Quelle était la position de la BCE sur les taux en 2023 ?",
+                                      "Which company did Tesla acquire in 2022?",
+                                      "Who is the mayor of Warsaw in 2024?"])
+def test_what_the_archive_does_not_hold_is_not_answered_from_something_else(small_language_archive, question):
+    """Issue 17 #3: answered with Kenya's corruption ranking, Nikola Tesla's 1886 company and
+    Warsaw's history. Now the archive says it does not know, and why (a year no passage carries)."""
+    answer = small_language_archive.ask(question)
+    assert answer.abstained and answer.why_abstained, answer.answer
+    assert not answer.citations
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["Qui a signé l'accord au nom des deux parties ?",
+                                      "谁代表华为和中国外文局签署了合作协议？"])
+def test_the_seed_answers_who_signed_in_every_language(small_language_archive, question):
+    answer = small_language_archive.ask(question)
+    assert not answer.abstained, answer.why_abstained
+    assert "Yu Yingfu" in answer.answer and "Liu Tao" in answer.answer, answer.answer
+    assert {c.article_id for c in answer.citations} == {"seed-cicg-huawei-2025-12-02"}
 
 
 def test_priors_ship_for_the_default_embedders_and_blend_by_share():
