@@ -226,6 +226,15 @@ def _centred(vec: list[float] | np.ndarray, mean: np.ndarray | None) -> np.ndarr
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
+# Each embedder's weight in the fused dense score (others: 1). multilingual-e5-small finds the gold
+# more often than USE on news (bench/fusion_bench.py, recall@5 alone: RGB 0.985 vs 0.780, English and
+# French questions on Chinese news 0.700 vs 0.475, AVeriTeC 0.715 vs 0.595), and an equal mean fell
+# below e5 alone there (0.980, 0.650, 0.700). Counted twice, the fusion is at least e5 alone on those
+# sets (0.990, 0.700, 0.725) and keeps XQuAD's cross-lingual figures, where USE adds to e5 (zh 0.973,
+# es 0.990; three times: zh 0.963).
+LEG_WEIGHTS = {"e5": 2.0}
+
+
 def leg_weight(languages: frozenset[str] | None, query_lang: str, passage_lang: str) -> float:
     """1 where the embedder knows both languages (an unknown query language counts as known), else 0."""
     if languages is None:
@@ -245,16 +254,16 @@ def fuse(
 ) -> list[Hit]:
     """Score fusion on language-centred cosines; BM25 reorders within each language.
 
-    Each candidate's dense score is the weighted mean over embedders of the cosine between the
-    query and the passage, each with its language's mean vector removed (see language_means);
-    an embedder counts only where it knows the query's and the passage's language (USE knows 16,
-    e5 about 100). BM25, scaled to the best lexical hit, only ever matches within the query's
-    language, so adding it to every score would lift same-language passages on the wrong topic
-    above the right one in another language. With ``within_language`` (default) it reorders
-    the passages in the question's language (dense + ``sparse_weight`` × BM25) while the
-    cross-language placement stays dense, and passages in other languages are ranked by the
-    dense score alone; otherwise it is added to every score. BM25's weight is scaled by how far
-    the two legs agree (``lexical_agreement``). Measured with `newsroom eval` and bench/fusion_bench.py.
+    Each candidate's dense score is the weighted mean over embedders (LEG_WEIGHTS) of the cosine
+    between the query and the passage, each with its language's mean vector removed (see
+    language_means); an embedder counts only where it knows the query's and the passage's
+    language (USE knows 16, e5 about 100). BM25, scaled to the best lexical hit, only ever
+    matches within the query's language, so adding it to every score would lift same-language
+    passages on the wrong topic above the right one in another language. With
+    ``within_language`` (default) it reorders the passages in the question's language (dense +
+    agreement × ``sparse_weight`` × BM25, see ``lexical_agreement``) while the cross-language
+    placement stays dense, and passages in other languages are ranked by the dense score alone;
+    otherwise it is added to every score. Measured with `newsroom eval` and bench/fusion_bench.py.
     """
     top = max((h.score for h in sparse), default=0.0)
     lexical = {h.id: h.score / top for h in sparse} if top > 0 else {}
@@ -281,7 +290,7 @@ def fuse(
                 mat -= mean
             cos = (mat @ q) / np.maximum(np.linalg.norm(mat, axis=1), 1e-12)
             legs[name] = (cos, has)
-            w = leg_weight(coverage.get(name), query.lang, lang) * has
+            w = leg_weight(coverage.get(name), query.lang, lang) * LEG_WEIGHTS.get(name, 1.0) * has
             total += w * cos
             weight += w
         if legs and not weight.any():  # no embedder claims these languages: trust them all equally

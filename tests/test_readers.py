@@ -128,6 +128,12 @@ def test_xml_in_legacy_encodings(tmp_path, encoding, text):
     assert article.body.startswith(text)
 
 
+def test_xml_declaring_an_unknown_encoding_is_refused_with_a_clear_error(tmp_path):
+    """Found by tests/test_fuzz.py: expat's LookupError escaped the reader."""
+    with pytest.raises(ReaderError, match=r"bad\.nitf: XML declares an unknown encoding"):
+        read(write(tmp_path, "bad.nitf", NITF_XML.replace("UTF-8", "U-F-8")))
+
+
 def test_xml_of_another_kind_is_refused_with_its_root(tmp_path):
     with pytest.raises(ReaderError, match="<urlset>"):
         read(write(tmp_path, "sitemap.xml", '<urlset><url><loc>https://x</loc></url></urlset>'))

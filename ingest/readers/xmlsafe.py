@@ -62,6 +62,8 @@ def parse_xml(data: bytes, where: str) -> ET.Element:
         raise ReaderError(f"{where}: not well-formed XML ({exc})") from exc
     except RecursionError as exc:
         raise ReaderError(f"{where}: XML nested too deeply") from exc
+    except LookupError as exc:  # expat refuses an encoding it does not know ("U-F-8")
+        raise ReaderError(f"{where}: XML declares an unknown encoding ({exc}); save it as UTF-8") from exc
 
 
 def local(tag: object) -> str:
