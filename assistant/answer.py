@@ -81,7 +81,8 @@ _HOLDS = {
     "list": re.compile(_ENUMERATION_CUE.pattern + r"|(?:[^、]+、){2,}|(?:[^,，]+[,，]){5,}", re.IGNORECASE),
     # two capitalised words in a row (a person or an organisation; not an article before a noun, "Le
     # Groupe", "The Panthers"), or any CJK sentence (names are not marked)
-    "who": re.compile(r"(?!(?:The|A|An|Le|La|Les|Un|Une|El|Los|Las|Der|Die|Das|Ein|Eine)\b)[A-Z\u00c0-\u00dd][\w'’-]+\s+(?:(?:de|da|van|von|del|la|le)\s+)?[A-Z\u00c0-\u00dd][\w'’-]+"
+    "who": re.compile(r"(?!(?:The|A|An|Le|La|Les|Un|Une|El|Los|Las|Der|Die|Das|Ein|Eine)\b)"
+                      r"[A-Z\u00c0-\u00dd][\w'’-]+\s+(?:(?:de|da|van|von|del|la|le)\s+)?[A-Z\u00c0-\u00dd][\w'’-]+"
                       r"|[\u4e00-\u9fff]"),
 }
 # Sentences opening on a third-person pronoun or demonstrative need the sentence before them.
@@ -279,9 +280,10 @@ def _lead_with_answer(question: str, chosen: list[ScoredSentence], scored: list[
                       threshold: float, max_sentences: int) -> list[ScoredSentence]:
     """For who / when / where / how-many / which-things questions, the first sentence is one holding
     an entity of the asked kind: the best-scored such sentence of the best passage within
-    SAME_PASSAGE_MARGIN, else its best-scored one above the threshold. A list often follows the sentence that names its subject ("X and Y signed
-    an agreement. Under it, they will cooperate in areas such as..."), in words the question does
-    not share: for a list question the sentence right after the best one counts too."""
+    SAME_PASSAGE_MARGIN, else its best-scored one above the threshold. A list often follows the
+    sentence that names its subject ("X and Y signed an agreement. Under it, they will cooperate
+    in areas such as..."), in words the question does not share: for a list question the
+    sentence right after the best one counts too."""
     kind = asked_for(question)
     if kind is None or not chosen:
         return chosen

@@ -37,12 +37,12 @@ def load_questions(corpus_files: list[Path], questions_file: Path, limit: int | 
             if row.get("paragraph"):
                 by_paragraph[row["paragraph"]].add(str(row["id"]))
     out: list[Question] = []
-    for row in _rows(questions_file)[: limit or None]:
+    for i, row in enumerate(_rows(questions_file)[: limit or None]):
         if row.get("gold_paragraph"):
             gold, all_required = by_paragraph.get(row["gold_paragraph"], set()), False
         else:
             gold, all_required = {str(d) for d in row.get("gold_docs", [])}, True
-        out.append(Question(str(row["id"]), row["question"], row.get("lang", ""), gold, row.get("answers", []), all_required))
+        out.append(Question(str(row.get("id", f"{questions_file.stem}-{i}")), row["question"], row.get("lang", ""), gold, row.get("answers", []), all_required))
     return out
 
 
