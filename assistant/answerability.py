@@ -186,8 +186,8 @@ def judge(question: str, ranked: list[Passage], scored: list, settings: Settings
     # The question's names and numbers in the best article (title and retrieved passages): across
     # languages the words that survive translation, in its own language every one of them.
     found_in = " ".join([best.title] + [p.text for p in ranked if p.key == best.key])
-    share = anchor_share(question, found_in) if best.lang[:2] != qlang else None
-    names = anchor_share(question, found_in) if best.lang[:2] == qlang else None
+    found = anchor_share(question, found_in)
+    share, names = (None, found) if best.lang[:2] == qlang else (found, None)
     feats = features(ranked, relevance, gap, share, embedders, names) if gap is not None else {}
     in_domain = tuple(embedders) == MODEL_EMBEDDERS and centred(best.lang, (lang_chunks or {}).get(best.lang, 0), settings)
     prob = confidence(feats, model) if feats and model and in_domain else None
