@@ -35,6 +35,10 @@ _ROUNDUP_RE = re.compile(
     r"|时间线|经过|回顾|始末",
     re.IGNORECASE,
 )
+# A sentence that is itself a question (an interviewer's, a headline's) holds no answer, yet
+# embeds close to any question: "中共二十大后，中国将采取哪些措施推动两国全面战略合作伙伴关系发展？"
+# outscored the press release's signing sentence for "Who signed the CICG–Huawei agreement...".
+_ASKS_ITSELF = re.compile(r"[?？؟]\W*$")
 # How far below the best sentence another sentence may score and still be quoted: generous
 # within the best passage (its context), none from other articles unless the question asks
 # for an account across them. Measured on XQuAD (en, 200 questions): citations on the gold
@@ -228,16 +232,19 @@ def extractive_answer(
     if why_not:
         return Answer(question, abstain_text(question), "extractive", True, sources=passages, relevance=relevance,
                       why_abstained=why_not)
+    scored = [s for s in scored if not _ASKS_ITSELF.search(s.text)] or scored
     chosen: list[ScoredSentence] = []
     roundup = bool(_ROUNDUP_RE.search(question))
     other_margin = ROUNDUP_MARGIN if roundup else OTHER_PASSAGE_MARGIN
-    scored, anchored = _anchor_on_best_passage(scored, threshold)
+    best_article = {i for i, p in enumerate(passages)
+                    if (p.collection, p.article_id) == (passages[0].collection, passages[0].article_id)}
+    scored, anchored = _anchor_on_best_article(scored, threshold, best_article)
     top = scored[0].score  # the lead sentence's score (after the first, ``scored`` is in score order)
     for s in scored:
         if s.score < max(threshold, top - SAME_PASSAGE_MARGIN) or len(chosen) >= max_sentences:
             break
-        if anchored and not roundup and s.passage != scored[0].passage:
-            continue  # other passages outscored the lead only on the question's own words
+        if anchored and not roundup and s.passage not in best_article:
+            continue  # other articles outscored the lead only on the question's own words
         margin = SAME_PASSAGE_MARGIN if s.passage == scored[0].passage else other_margin
         if s.score < top - margin:
             continue
@@ -264,13 +271,16 @@ def extractive_answer(
     return Answer(question, "\n".join(lines), "extractive", False, citations, passages, sents, relevance=relevance)
 
 
-def _anchor_on_best_passage(scored: list[ScoredSentence], threshold: float) -> tuple[list[ScoredSentence], bool]:
-    """Start from the best retrieved passage's best sentence when it scores within
-    RANKED_FIRST_MARGIN of the best sentence overall. Retrieval ranks passages on centred,
-    language-fair scores; sentence scores add a bonus for the question's own words, which a
-    passage in another language never earns (a Chinese question about the French press release
-    otherwise quotes a Chinese sentence on another agreement). Returns (scored, anchored)."""
-    first = next((s for s in scored if s.passage == 0), None)
+def _anchor_on_best_article(scored: list[ScoredSentence], threshold: float,
+                            best_article: set[int]) -> tuple[list[ScoredSentence], bool]:
+    """Start from the best sentence of the best retrieved article (``best_article``: the indices of
+    its passages) when it scores within RANKED_FIRST_MARGIN of the best sentence overall.
+    Retrieval ranks passages on centred, language-fair scores; sentence scores add a bonus for
+    the question's own words, which a passage in another language never earns (a Chinese question
+    about the French press release otherwise quotes a Chinese sentence on Kenya's coalition
+    agreement). The article, not its first passage: the press release's signatories are in its
+    second-ranked chunk. Returns (scored, anchored)."""
+    first = next((s for s in scored if s.passage in best_article), None)
     if first is None or first is scored[0] or first.score < max(threshold, scored[0].score - RANKED_FIRST_MARGIN):
         return scored, False
     return [first] + [s for s in scored if s is not first], True

@@ -72,6 +72,14 @@ class Answerability:
     def answerable(self) -> bool:
         return not self.why
 
+    @property
+    def certainty(self) -> float:
+        """How surely the archive answers: 0 when not answerable, else the model's probability
+        (1 under the threshold rule, which has none)."""
+        if not self.answerable:
+            return 0.0
+        return 1.0 if self.confidence is None else self.confidence
+
 
 def anchors(question: str) -> set[str]:
     """Numbers, and in a CJK question the Latin-script words (RCEP, NBA, Tesla): they survive translation.

@@ -166,7 +166,7 @@ class Assistant:
                 seen[text] = self._evidence(text, text, flt, primary)
             return seen[text]
 
-        resolved = self._standalone(question, turns, lambda text: evidence_for(text)[2].answerable)
+        resolved = self._standalone(question, turns, lambda text: evidence_for(text)[2].certainty)
         passages, scored, evidence = evidence_for(resolved.query)
         relevance = evidence.relevance
         if self._llm is None or not evidence.answerable:
@@ -203,10 +203,10 @@ class Assistant:
         return passages, scored, evidence
 
     def _standalone(self, question: str, history: list[tuple[str, str]],
-                    stands_out: Callable[[str], bool]) -> Resolved:
+                    certainty: Callable[[str], float]) -> Resolved:
         """The question alone when it stands on its own (conversation.resolve decides); else the
         previous question's words carried into retrieval, or in LLM mode its condensed rewrite."""
-        resolved = resolve(question, history, stands_out)
+        resolved = resolve(question, history, certainty)
         if not resolved.follows or self._llm is None:
             return resolved
         convo = "\n".join(f"Q: {q}\nA: {a}" for q, a in history[-4:])

@@ -62,3 +62,33 @@ def test_list_question_quotes_the_sentence_with_the_list():
     assert extractive_answer("Où l'accord a-t-il été signé ?", [p], scored, 0.2).answer.startswith("Le CICG et Huawei")
     assert not holds_asked(signed, "list") and not holds_asked("[Shenzhen, Chine, 2 décembre 2025] Le CICG et "
                                                               "Huawei Technologies Co., Ltd. ont signé.", "list")
+
+
+def test_a_question_in_the_archive_is_never_quoted_as_the_answer():
+    """newsroom-day: an interviewer's question ("...中国将采取哪些措施推动两国全面战略合作伙伴关系发展？")
+    embeds close to any question and outscored the press release's signing sentence (0.50 against
+    0.42) for "Who signed the CICG–Huawei agreement on behalf of the two parties?"."""
+    interview = "中共二十大后，中国将采取哪些措施推动两国全面战略合作伙伴关系发展？ 两国关系保持积极发展势头。"
+    asked_back, statement = "中共二十大后，中国将采取哪些措施推动两国全面战略合作伙伴关系发展？", "两国关系保持积极发展势头。"
+    seed, other = _passage(SEED), Passage("b", "b:0", "Interview", "x", "", None, "zh", interview, 0, len(interview), 0.3)
+    signed = SEED.split(".")[0] + "."
+    scored = [ScoredSentence(asked_back, 1, 0, len(asked_back), 0.50), ScoredSentence(signed, 0, 0, len(signed), 0.42),
+              ScoredSentence(statement, 1, interview.index(statement), len(interview), 0.30)]
+    answer = extractive_answer("Who signed the CICG–Huawei agreement on behalf of the two parties?", [seed, other], scored, 0.2)
+    assert answer.answer.startswith("Le CICG et Huawei ont signé") and "？" not in answer.answer
+
+
+def test_the_best_article_leads_even_when_its_best_sentence_is_in_its_second_passage():
+    """A Chinese question on the French press release: the release's first two chunks rank first and
+    second; the signatories are in the second, and a Chinese sentence on Kenya's coalition agreement
+    outscores them only on the question's own words (0.462 against 0.438, start-up archive)."""
+    first, second = SEED.split(". ")[0] + ".", SEED.split(". ")[-1]
+    kenya = "2008 年 2 月 28 日 ，齐贝吉和奥廷加签署了建立联合政府的协议。"
+    passages = [Passage("seed", "seed:0", "CICG", "x", "", None, "fr", first, 0, len(first), 0.378),
+                Passage("seed", "seed:1", "CICG", "x", "", None, "fr", second, 0, len(second), 0.372),
+                Passage("kenya", "kenya:0", "Kenya", "x", "", None, "zh", kenya, 0, len(kenya), 0.189)]
+    scored = [ScoredSentence(kenya, 2, 0, len(kenya), 0.462), ScoredSentence(second, 1, 0, len(second), 0.438),
+              ScoredSentence(first, 0, 0, len(first), 0.30)]
+    answer = extractive_answer("谁代表华为和中国外文局签署了合作协议？", passages, scored, 0.2)
+    assert "Yu Yingfu" in answer.answer and "齐贝吉" not in answer.answer
+    assert {c.article_id for c in answer.citations} == {"seed"}

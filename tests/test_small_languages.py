@@ -65,10 +65,7 @@ def test_what_the_archive_does_not_hold_is_not_answered_from_something_else(smal
 
 @pytest.mark.slow
 @pytest.mark.parametrize("question", ["Qui a signé l'accord au nom des deux parties ?",
-                                      pytest.param("谁代表华为和中国外文局签署了合作协议？", marks=pytest.mark.xfail(
-                                          strict=True, reason="issue 17, open: with e5 counted twice Kenya's coalition "
-                                          "agreement ranks above the seed for this Chinese question (it named them "
-                                          "before that change)"))])
+                                      "谁代表华为和中国外文局签署了合作协议？"])
 def test_the_seed_answers_who_signed_in_every_language(small_language_archive, question):
     answer = small_language_archive.ask(question)
     assert not answer.abstained, answer.why_abstained
