@@ -30,7 +30,7 @@ COPY assistant ./assistant
 COPY ingest ./ingest
 COPY prompts ./prompts
 RUN pip install -c constraints.txt . \
-    && python -c "import assistant.cli, assistant.store_server"
+    && python -c "import assistant.cli.main, assistant.store.server"
 
 USER newsroom
 VOLUME ["/data"]

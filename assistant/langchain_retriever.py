@@ -19,7 +19,7 @@ from pydantic import SecretStr, model_validator
 from .errors import BackendError, ConfigError
 from .service import Assistant, Filters
 
-SEARCH_PATH = "/api/search"  # api.py's search route: same body, same result shape
+SEARCH_PATH = "/api/search"  # api/routes.py's search route: same body, same result shape
 
 
 def to_document(result: dict[str, Any]) -> Document:

@@ -11,22 +11,29 @@ from ingest.normalize import MetadataError, parse_datetime
 from ingest.pipeline import IngestReport, ingest
 from ingest.workers import ParserPool
 
-from . import library, prompts
-from .answer import Answer, ScoredSentence, extractive_answer, format_sources, llm_answer, score_sentences
-from .answerability import Answerability, judge
-from .citations import check_answer, sanitize
-from .claims import ClaimCheck, gather_evidence, parse_verdict
-from .conversation import Resolved, resolve
-from .embed import Embedder, MemoEmbedder, build_embedders
+from .answering import prompts
+from .answering.answer import Answer, ScoredSentence, extractive_answer, format_sources, llm_answer, score_sentences
+from .answering.answerability import Answerability, judge
+from .answering.citations import check_answer, sanitize
+from .answering.claims import ClaimCheck, gather_evidence, parse_verdict
+from .answering.conversation import Resolved, resolve
+from .answering.generation import generate_answer
+from .answering.llm import ChatModel
+from .answering.model_output import read_completion
+from .answering.quotes import QuoteResult, candidates, chronological, close_hits, exact_hits
+from .embedders.dense import MemoEmbedder
+from .embedders.factory import build_embedders
+from .embedders.interface import Embedder
 from .errors import InputError
-from .generation import generate_answer
 from .inputs import History, check_date, check_history, check_text, check_values
-from .llm import ChatModel
-from .model_output import read_completion
-from .quotes import QuoteResult, candidates, chronological, close_hits, exact_hits
-from .retrieve import Passage, archive_languages, embed_query, find_phrase, retrieve
+from .retrieval import holdings
+from .retrieval.passage import Passage
+from .retrieval.phrases import find_phrase
+from .retrieval.query import embed_query
+from .retrieval.search import archive_languages, retrieve
 from .settings import Settings
-from .store import SearchFilter, Store, open_store
+from .store.factory import open_store
+from .store.interface import SearchFilter, Store
 
 
 @dataclass
@@ -261,13 +268,13 @@ class Assistant:
         flt = SearchFilter(collections=collections)
         with self._lock:
             store = self.store
-            facts = library.article_facts(store, flt)  # articles are (collection, id): not a facet of ids
+            facts = holdings.article_facts(store, flt)  # articles are (collection, id): not a facet of ids
             return {
                 "articles": len(facts),
                 "chunks": store.count(flt),
                 "languages": store.facet("lang", flt),
                 "sources": store.facet("source", flt),
-                "years": library.holdings(facts)["years"],  # articles, not chunks
+                "years": holdings.holdings(facts)["years"],  # articles, not chunks
                 "store": (str(self.settings.store_path) if self.settings.embedded else self.settings.qdrant_url)
                 if locations else ("embedded" if self.settings.embedded else "server"),
                 "embedders": [e.name for e in self.embedders],
@@ -285,7 +292,7 @@ class Assistant:
     def holdings(self, collections: tuple[str, ...] | None = None) -> dict[str, Any]:
         """Articles by language, outlet and year (what the Library view shows)."""
         with self._lock:
-            return library.holdings(library.article_facts(self.store, SearchFilter(collections=collections)))
+            return holdings.holdings(holdings.article_facts(self.store, SearchFilter(collections=collections)))
 
     def coverage(self, query: str, filters: Filters | None = None,
                  collections: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -295,5 +302,5 @@ class Assistant:
         with self._lock:
             passages = retrieve(query, self.store, self.embedders, self.settings, flt, k=200)
             mentions = [h.payload for h in self.store.phrase(query, flt, limit=10_000)]
-        found = library.matching_articles(passages, mentions)
-        return {"query": query, "articles": len(found), "months": library.per_month(found)}
+        found = holdings.matching_articles(passages, mentions)
+        return {"query": query, "articles": len(found), "months": holdings.per_month(found)}

@@ -55,8 +55,8 @@ class Settings:
     sparse_weight: float = 0.25
     per_language: bool = True  # dense candidates from each archive language separately
     centre_languages: bool = True  # remove each language's mean vector before comparing across languages
-    # Blend each language's mean with a prior per embedder (assistant/language_priors.npz), so a language
-    # with few chunks is centred too (issue 17: one French article no longer tops every search). The
+    # Blend each language's mean with a prior per embedder (assistant/retrieval/language_priors.npz), so a
+    # language with few chunks is centred too (issue 17: one French article no longer tops every search). The
     # answerability model and the coverage threshold are fitted on these scores; off gives the old
     # shrunk means, with the answerability thresholds below deciding in small archives.
     language_priors: bool = True
@@ -73,7 +73,7 @@ class Settings:
     answer_anchor_margin: float = 0.04
     # With the default embedders a fitted model replaces the two gap tests: answer at this probability or above.
     answer_min_confidence: float = 0.40
-    # (all measured by bench/abstention_bench.py; see assistant/answerability.py)
+    # (all measured by bench/abstention_bench.py; see assistant/answering/answerability.py)
     quote_similarity: float = 0.50  # quote look-up: cosine a close wording (or translation) needs when nothing matches exactly
     # Ingest.
     chunk_max_tokens: int = 320

@@ -26,7 +26,7 @@ that. Also reports answer-contains and citation precision on the answerable sets
     python bench/abstention_bench.py --fit          # refit the model on questions 0-149
 
 `--fit` computes each calibration question's evidence (`Assistant.answerability`), fits the
-logistic model of assistant/answerability.py (numpy, L2-regularised Newton steps) on the
+logistic model of assistant/answering/answerability.py (numpy, L2-regularised Newton steps) on the
 questions that pass the hard tests (relevance, key words), picks the probability threshold
 that best balances answering and abstaining, and prints both to paste into the code.
 
@@ -49,7 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import newsroom_day  # noqa: E402
-from assistant.evaluate import Question, _contains, load_questions, scratch_settings  # noqa: E402
+
+from assistant.cli.evaluate import Question, _contains, load_questions, scratch_settings  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
 

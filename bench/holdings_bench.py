@@ -3,7 +3,7 @@
     python bench/holdings_bench.py --chunks 100000
 
 Builds an Edge store of synthetic chunks (3 per article, random 8-d vectors, ~800-char texts) in a
-temporary folder, then times library.article_facts (the scan behind holdings, status years and
+temporary folder, then times holdings.article_facts (the scan behind holdings, status years and
 coverage months), the article_id facet that status already ran, and the lang facet (filter choices).
 """
 from __future__ import annotations
@@ -16,9 +16,9 @@ import time
 import uuid
 from pathlib import Path
 
-from assistant import library
-from assistant.store import ChunkPoint, SearchFilter
-from assistant.store_edge import EdgeStore
+from assistant.retrieval import holdings
+from assistant.store.edge import EdgeStore
+from assistant.store.interface import ChunkPoint, SearchFilter
 
 
 def build(store: EdgeStore, chunks: int, seed: int = 7) -> None:
@@ -51,7 +51,7 @@ def main() -> None:
         store = EdgeStore(Path(tmp) / "qdrant", {"bench": 8})
         _, build_s = timed(lambda: build(store, args.chunks))
         flt = SearchFilter()
-        facts, scan_s = timed(lambda: library.article_facts(store, flt))
+        facts, scan_s = timed(lambda: holdings.article_facts(store, flt))
         ids, facet_ids_s = timed(lambda: store.facet("article_id", flt, limit=10_000_000))
         _, facet_lang_s = timed(lambda: store.facet("lang", flt))
         store.close()

@@ -42,11 +42,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.embed import Embedder, passage_tokenizers  # noqa: E402
-from assistant.schema import embed_text  # noqa: E402
+from assistant.embedders.dense import passage_tokenizers  # noqa: E402
+from assistant.embedders.interface import Embedder  # noqa: E402
+from assistant.embedders.sparse import cache_clear as sparse_cache_clear  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import Settings, load_settings  # noqa: E402
-from assistant.sparse import cache_clear as sparse_cache_clear  # noqa: E402
+from ingest.payload import embed_text  # noqa: E402
 from ingest.pipeline import BATCH_ARTICLES, IngestReport, iter_articles  # noqa: E402
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -336,8 +337,9 @@ def run(n: int, embedder_name: str, work: Path, queries_n: int, rounds: int = 5)
     lc_p50 = p50_ms(lambda q: lc_store.similarity_search(q, k=settings.top_k), questions)
     # The stores alone, like for like: the same query vector, top-k nearest by the primary
     # embedder, on each side's store (Qdrant Edge vs qdrant-client's local mode).
-    from assistant.retrieve import embed_query, retrieve
-    from assistant.store import SearchFilter
+    from assistant.retrieval.query import embed_query
+    from assistant.retrieval.search import retrieve
+    from assistant.store.interface import SearchFilter
 
     lc_vectors = {q: embeddings.embed_query(q) for q in questions}
     no_filter = SearchFilter()

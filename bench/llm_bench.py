@@ -61,7 +61,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
 
-    from assistant.answer import Answer
+    from assistant.answering.answer import Answer
     from assistant.service import Assistant
     from assistant.settings import load_settings
 

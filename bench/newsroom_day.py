@@ -48,7 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.evaluate import _contains, _percentile, gold_rank  # noqa: E402
+from assistant.cli.evaluate import _contains, _percentile, gold_rank  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
 

@@ -30,12 +30,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.embed import build_embedders  # noqa: E402
-from assistant.retrieve import QueryVectors, find_phrase, retrieve  # noqa: E402
+from assistant.embedders.factory import build_embedders  # noqa: E402
+from assistant.embedders.sparse import document_vector, query_vector  # noqa: E402
+from assistant.retrieval.phrases import find_phrase  # noqa: E402
+from assistant.retrieval.query import QueryVectors  # noqa: E402
+from assistant.retrieval.search import retrieve  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
-from assistant.sparse import document_vector, query_vector  # noqa: E402
-from assistant.store import EVERYTHING, ChunkPoint, SearchFilter, iso  # noqa: E402
-from assistant.store_edge import EdgeStore  # noqa: E402
+from assistant.store.edge import EdgeStore  # noqa: E402
+from assistant.store.interface import EVERYTHING, ChunkPoint, SearchFilter  # noqa: E402
+from assistant.store.shared import iso  # noqa: E402
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 TEXTS = ["xquad/corpus.en.jsonl", "xquad/corpus.zh.jsonl", "xquad/corpus.es.jsonl", "xquad/corpus.de.jsonl",

@@ -6,14 +6,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from assistant.store.interface import DEFAULT_COLLECTION
+
 # Bump when chunking or embedded-text rules change: stored hashes then differ and
 # every article is re-embedded on the next ingest.
 PIPELINE_VERSION = "2"  # 2: a title the chunk opens with is not embedded twice
 
 DERIVED_TITLE_CHARS = 120
-# The collection (desk) of an article that names none. Its point ids leave the collection out,
-# as they did before identities included it, so a single-desk store keeps its ids.
-DEFAULT_COLLECTION = "default"
 _NAMESPACE = uuid.UUID("6f1c1b6e-4d8a-4c47-9a59-3f3e1c0b7a21")
 
 

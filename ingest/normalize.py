@@ -1,14 +1,11 @@
-"""Metadata normalization: dates with time zones, languages, plain strings."""
+"""Metadata normalization: dates with time zones, language codes, plain strings."""
 from __future__ import annotations
 
 import re
 import unicodedata
 from datetime import datetime, timezone
-from functools import lru_cache
 
 from dateutil import parser as dateparser
-
-_ZH_HANT_HINT = re.compile(r"[\u4e00-\u9fff]")
 
 
 class MetadataError(ValueError):
@@ -49,27 +46,3 @@ def clean_text(value: object) -> str:
 def normalize_lang(code: str) -> str:
     """'zh-CN' -> 'zh', 'EN_us' -> 'en'."""
     return re.split(r"[-_]", code.strip().lower(), maxsplit=1)[0] if code else ""
-
-
-@lru_cache(maxsize=1)
-def _langid():
-    import py3langid
-
-    return py3langid
-
-
-def detect_language(text: str) -> str:
-    """Best-guess ISO 639-1 language of a text, offline (py3langid's bundled model).
-
-    Mixed-language articles get the language of the majority of their text; CJK
-    characters are weighed per character since they carry a word each.
-    """
-    sample = text[:4000]
-    if not sample.strip():
-        return ""
-    cjk = len(_ZH_HANT_HINT.findall(sample))
-    letters = sum(1 for ch in sample if ch.isalpha())
-    if letters and cjk / letters > 0.3:
-        return "zh"
-    lang, _ = _langid().classify(sample)
-    return lang

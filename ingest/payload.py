@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.article import DERIVED_TITLE_CHARS, Article, chunk_point_id
-from ingest.chunking import Chunk
+from assistant.store.shared import iso
 
-from .store import iso
+from .article import DERIVED_TITLE_CHARS, Article, chunk_point_id
+from .chunking import Chunk
 
 
 def embed_text(article: Article, chunk: Chunk, with_title: bool) -> str:

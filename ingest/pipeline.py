@@ -30,11 +30,11 @@ from typing import Callable, Iterable, Iterator, MutableMapping
 
 import numpy as np
 
-from assistant.embed import Embedder
-from assistant.schema import chunk_payload, embed_text
+from assistant.embedders.interface import Embedder
 from assistant.settings import Settings
-from assistant.store import EVERYTHING, ArticleKey, ChunkPoint, SearchFilter, Store, article_key
+from assistant.store.interface import EVERYTHING, ArticleKey, ChunkPoint, SearchFilter, Store, article_key
 
+from .payload import chunk_payload, embed_text
 from .readers import ReadFailure, supported_suffixes
 from .workers import ParserPool, Prepared, Versions, read_files
 

@@ -46,14 +46,15 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from assistant.embed import Tokenizer, passage_tokenizers
-from assistant.schema import embed_text
+from assistant.embedders.dense import passage_tokenizers
+from assistant.embedders.interface import Tokenizer
+from assistant.embedders.sparse import document_vector
 from assistant.settings import Settings
-from assistant.sparse import document_vector
-from assistant.store import ArticleKey, Versions
+from assistant.store.interface import ArticleKey, Versions
 
 from .article import Article
 from .chunking import Chunk, chunk_text
+from .payload import embed_text
 from .readers import ReadFailure, check_content, reader_for, supported_suffixes
 from .readers.base import aliased, display_path
 from .readers.jsonl import set_default_mapping

@@ -1,9 +1,9 @@
-"""Regenerate assistant/language_priors.npz: each embedder's mean passage vector per language,
+"""Regenerate assistant/retrieval/language_priors.npz: each embedder's mean passage vector per language,
 estimated once from public parallel text.
 
 Why: retrieval removes each archive language's mean vector before comparing (a multilingual
 embedder puts a language's texts near each other whatever they say; see
-assistant/retrieve.py, language_means). An archive's own estimate is good for a language it
+assistant/retrieval/centring.py, language_means). An archive's own estimate is good for a language it
 holds thousands of chunks of and useless for one it holds one article of (the start-up
 archive's French seed kept e5's raw, high cosines and came first for every search). A
 language's direction is mostly a property of the embedder, so it is estimated here from text
@@ -21,7 +21,7 @@ Data (../shared/corpora, public):
     python scripts/language_priors.py [--embedders use,e5] [--tico 240]
 
 Takes a few minutes on 2 cores (e5 embeds about 2,000 passages). Rerun when an embedder
-changes (its vectors, its prefix) or one is added; the file is read by retrieve.py at run time.
+changes (its vectors, its prefix) or one is added; the file is read by centring.py at run time.
 """
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.embed import build_embedder  # noqa: E402
-from assistant.retrieve import PRIORS_FILE  # noqa: E402
+from assistant.embedders.factory import build_embedder  # noqa: E402
+from assistant.retrieval.centring import PRIORS_FILE  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"

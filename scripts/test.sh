@@ -45,5 +45,7 @@ if [ "${AUDIT:-on}" != "off" ]; then
     --progress-spinner off --format json --output "$audit_dir/audit.json" 2>"$audit_dir/audit.log" || audit_status=$?
   python scripts/audit_report.py "$audit_dir" "$audit_status"
 fi
+# The layers (pyproject.toml's [tool.importlinter]): an import that points up a layer, or closes a cycle, fails the run.
+lint-imports
 export GRADIO_ANALYTICS_ENABLED=False DO_NOT_TRACK=1 SCARF_NO_ANALYTICS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec python -m pytest "$@"

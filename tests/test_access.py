@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.api import create_api
+from assistant.api.routes import create_api
 from assistant.auth import Users, check_password, hash_password, load_users
 from assistant.errors import ConfigError
 from assistant.settings import load_settings
 from conftest import write_jsonl
-from edge_world import DESK as DESK_IDS, EMBARGOED_ID, RESTRICTED_ID, desk_rows
+from edge_world import DESK as DESK_IDS
+from edge_world import EMBARGOED_ID, RESTRICTED_ID, desk_rows
 
 # Real articles; one restricted to a desk, one under embargo until 2099, one whose embargo ended in 2020.
 DESK = set(DESK_IDS)
@@ -163,7 +164,7 @@ def test_users_file_and_password_hashes(tmp_path):
 
 
 def test_serving_off_the_loopback_needs_logins_or_an_explicit_off(tmp_path):
-    from assistant.api import check_serving
+    from assistant.api.server import check_serving
 
     local = load_settings(env={}, data_dir=str(tmp_path))
     assert not load_users(local).enabled
@@ -215,7 +216,7 @@ def test_limits_return_clear_errors(world):
 
 def test_gradio_serves_no_file_outside_its_uploads(tmp_path):
     """GET /gradio_api/file=<path> for the data folder, the users file, traversal and URLs: all refused."""
-    from assistant.api import create_server
+    from assistant.api.server import create_server
 
     data = tmp_path / "data"
     (data / "qdrant").mkdir(parents=True)
@@ -251,7 +252,7 @@ def test_gradio_serves_no_file_outside_its_uploads(tmp_path):
 
 
 def test_gradio_app_needs_a_login_when_logins_are_on(world, tmp_path):
-    from assistant.api import create_server
+    from assistant.api.server import create_server
 
     _, _, users_file = world
     settings = load_settings(env={}, data_dir=str(tmp_path / "data"), embedders="minilm", users_file=str(users_file),

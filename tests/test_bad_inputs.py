@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from ingest.article import Article
-from ingest.readers import ReadFailure, ReaderError, reader_for
+from ingest.readers import ReaderError, ReadFailure, reader_for
 from ingest.readers.archive import ZipReader
 from ingest.readers.base import decode_bytes
-
 from readers_helpers import EN_BODY, FR_BODY, NEWS_HTML, NITF_XML, RSS_XML, make_encrypted_pdf, make_pdf, make_zip
 
 XXE = """<?xml version="1.0"?>
@@ -242,8 +241,8 @@ def test_batch_with_every_bad_input_goes_on(tmp_path):
 
 @pytest.mark.slow
 def test_over_size_file_and_prune(tmp_path):
+    from assistant.store.interface import SearchFilter
     from ingest.pipeline import ingest
-    from assistant.store import SearchFilter
 
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)

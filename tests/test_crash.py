@@ -121,8 +121,9 @@ def _running(proc) -> bool:
 
 def _snapshot(data: Path) -> list[tuple]:
     """Every stored point as (id, article, chunk index, chunk count, content hash), checked for wholeness."""
-    from assistant.store_edge import EdgeStore
     import qdrant_edge as q
+
+    from assistant.store.edge import EdgeStore
 
     store = EdgeStore(data / "qdrant", {"use": 512})
     try:
@@ -178,8 +179,8 @@ def test_kill_9_during_ingest_then_rerun_gives_the_clean_store(tmp_path):
 
 def test_a_store_folder_left_half_created_is_rebuilt_and_a_foreign_one_refused(tmp_path):
     from assistant.errors import ConfigError
-    from assistant.store import SearchFilter
-    from assistant.store_edge import EdgeStore
+    from assistant.store.edge import EdgeStore
+    from assistant.store.interface import SearchFilter
 
     half = tmp_path / "half" / "qdrant"
     (half / "wal").mkdir(parents=True)

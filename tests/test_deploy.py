@@ -139,7 +139,7 @@ def test_cluster_settings_are_real_settings():
 @pytest.mark.parametrize("name", COMPOSE_FILES)
 def test_the_container_may_serve_with_its_compose_settings(name):
     """The image serves on 0.0.0.0: its compose settings must pass the same check `serve` makes."""
-    from assistant.api import check_serving
+    from assistant.api.server import check_serving
     from assistant.auth import load_users
     from assistant.settings import load_settings
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from assistant.store import EVERYTHING, SearchFilter
+from assistant.store.interface import EVERYTHING, SearchFilter
 from conftest import write_jsonl
 
 pytestmark = [
@@ -132,9 +132,9 @@ def test_an_untrusted_write_cannot_prune(desks, tmp_path):
 
 def test_default_collection_point_ids_are_unchanged():
     """A single-desk store keeps its point ids (nothing re-embedded): the formula before desks, pinned."""
-    from assistant.schema import chunk_payload
     from ingest.article import Article, chunk_point_id
     from ingest.chunking import chunk_text
+    from ingest.payload import chunk_payload
 
     namespace = uuid.UUID("6f1c1b6e-4d8a-4c47-9a59-3f3e1c0b7a21")
     digest = "0123456789abcdef" * 4

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from assistant.service import Filters
-from assistant.store import SearchFilter
+from assistant.store.interface import SearchFilter
 from conftest import CORPORA, SEED, read_jsonl, write_jsonl
 
 

@@ -13,12 +13,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from assistant.text.sentences import safe_cut, sentences
+from assistant.text.tokens import MAX_WORD_CHARS, TOKEN_RE, count_tokens
 from ingest.article import Article
-from ingest.chunking import _TOKEN_RE, MAX_WORD_CHARS, chunk_text, count_tokens, safe_cut, sentences
-from ingest.readers import ReadFailure, ReaderError, reader_for
-
+from ingest.chunking import chunk_text
+from ingest.readers import ReaderError, ReadFailure, reader_for
 from readers_helpers import ATOM_XML, EN_BODY, NEWS_HTML, NEWSML_XML, NITF_XML, RSS_XML, ZH_BODY, make_eml
 
 # -- chunking ----------------------------------------------------------------------------
@@ -52,7 +54,7 @@ def _check_chunks(text: str, max_tokens: int, min_tokens: int, overlap: int) -> 
     for c in chunks:
         n = count_tokens(c.text)
         if n > max_tokens:
-            inner = [m.start() for m in _TOKEN_RE.finditer(text, c.start, c.end) if m.start() > c.start and safe_cut(text, m.start())]
+            inner = [m.start() for m in TOKEN_RE.finditer(text, c.start, c.end) if m.start() > c.start and safe_cut(text, m.start())]
             assert not inner, (n, max_tokens, c.text[:80])
 
 

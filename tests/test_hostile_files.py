@@ -20,8 +20,20 @@ from pathlib import Path
 import pytest
 
 from readers_helpers import (
-    EN_BODY, FR_BODY, NEWS_HTML, NITF_XML, RSS_XML, ZH_BODY, ZH_HANT_BODY, make_docx, make_eml, make_encrypted_pdf,
-    make_pdf, make_symlink_zip, make_zip, patch_zip_headers,
+    EN_BODY,
+    FR_BODY,
+    NEWS_HTML,
+    NITF_XML,
+    RSS_XML,
+    ZH_BODY,
+    ZH_HANT_BODY,
+    make_docx,
+    make_eml,
+    make_encrypted_pdf,
+    make_pdf,
+    make_symlink_zip,
+    make_zip,
+    patch_zip_headers,
 )
 
 MEMORY_CAP = 3 << 30
@@ -39,7 +51,7 @@ socket.socket.connect_ex = refuse
 socket.create_connection = lambda address, *a, **kw: refuse(None, address)
 log, sys.argv = sys.argv[1], ["newsroom"] + sys.argv[3:]
 try:
-    from assistant.cli import main
+    from assistant.cli.main import main
     code = main()
 finally:
     with open(log, "w") as fh:
@@ -233,7 +245,7 @@ def test_hostile_corpus_is_reported_file_by_file_and_the_run_goes_on(hostile_run
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_hostile_corpus_leaves_only_whole_good_articles(hostile_run):
-    from assistant.store import SearchFilter
+    from assistant.store.interface import SearchFilter
 
     root, folder, bad, good, proc, _ = hostile_run
     assert proc.returncode == 0, proc.stderr[-3000:]

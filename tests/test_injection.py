@@ -184,7 +184,7 @@ def extractive_run(corpus, tmp_path_factory):
 
 
 def _system_sentences() -> list[str]:
-    from assistant import prompts
+    from assistant.answering import prompts
 
     return [s.strip() for s in re.split(r"(?<=[.:])\s+", prompts.render("system")) if len(s.strip()) > 30]
 
@@ -200,7 +200,7 @@ class _Tags(HTMLParser):
 
 def _assert_inert(answer) -> None:
     """Nothing from an article or a model is active content on the page (parsed as a browser would)."""
-    from assistant.render import answer_html, card_from_citation, card_html
+    from assistant.web.render import answer_html, card_from_citation, card_html
 
     page = answer_html(answer, 1, "en") + "".join(card_html(card_from_citation(c), 1, "en") for c in answer.citations)
     parser = _Tags()

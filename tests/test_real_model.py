@@ -153,7 +153,7 @@ def test_the_real_model_answers_through_the_api_as_events(app, question):
 def test_a_time_out_on_the_real_server_is_one_clear_error(model_server, data_dir):
     from fastapi.testclient import TestClient
 
-    from assistant.api import create_api
+    from assistant.api.routes import create_api
     from assistant.service import Assistant
     from assistant.settings import load_settings
 

@@ -270,7 +270,7 @@ def test_unsafe_links_never_reach_api_citations(server):
 
 def test_the_upload_ledger_claims_each_file_once_and_only_inside_its_folder(tmp_path):
     from assistant.errors import InputError
-    from assistant.web_files import UploadLedger
+    from assistant.web.files import UploadLedger
 
     folder = tmp_path / "uploads"
     (folder / "abc").mkdir(parents=True)
@@ -289,7 +289,7 @@ def test_the_upload_ledger_claims_each_file_once_and_only_inside_its_folder(tmp_
 
 
 def test_failed_login_back_off_doubles_to_a_cap_and_never_locks():
-    from assistant.limits import ADDRESS_FREE, BACKOFF_CAP_S, PAIR_FREE, Backoff
+    from assistant.api.limits import ADDRESS_FREE, BACKOFF_CAP_S, PAIR_FREE, Backoff
 
     now = [0.0]
     backoff = Backoff(clock=lambda: now[0])

@@ -58,7 +58,7 @@ try:
     answer = a.ask("How much did the council approve for the harbour renovation?")
     a.close()
     from fastapi.testclient import TestClient
-    from assistant.api import create_server
+    from assistant.api.server import create_server
     app, served = create_server(settings)
     with TestClient(app) as client:
         pages = [client.get("/").status_code, client.get("/healthz").status_code]

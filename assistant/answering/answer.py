@@ -7,14 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from ingest.chunking import count_tokens, sentences
-from ingest.normalize import detect_language
-
+from ..embedders.interface import Embedder
+from ..embedders.sparse import tokenize
+from ..retrieval.passage import Passage
+from ..text.language import detect_language
+from ..text.sentences import sentences
+from ..text.tokens import count_tokens
+from ..text.words import ASKS, ENUMERATION_CUE, HOLDS, PRONOUN_OPENING, ROUNDUP_RE, TIMELINE_RE
 from .citations import CheckResult, content_tokens
-from .embed import Embedder
 from .model_output import is_refusal
-from .retrieve import Passage
-from .sparse import tokenize
 
 ABSTAIN = {
     "en": "The archive does not answer this question.",
@@ -25,16 +26,6 @@ ABSTAIN = {
     "ar": "لا يجيب الأرشيف عن هذا السؤال.",
     "ru": "В архиве нет ответа на этот вопрос.",
 }
-_TIMELINE_RE = re.compile(
-    r"\b(when|timeline|what happened|history of|quand|chronologie|cuándo|cronolog|wann|когда)\b|何时|什么时候|哪一年|时间线|متى",
-    re.IGNORECASE,
-)
-# Questions that ask for an account across articles rather than one fact.
-_ROUNDUP_RE = re.compile(
-    r"\b(timeline|what happened|history of|chronolog\w*|que s'est-il passé|qué pasó|cronolog\w*|was geschah|хронолог\w*)\b"
-    r"|时间线|经过|回顾|始末",
-    re.IGNORECASE,
-)
 # A sentence that is itself a question (an interviewer's, a headline's) holds no answer, yet
 # embeds close to any question: "中共二十大后，中国将采取哪些措施推动两国全面战略合作伙伴关系发展？"
 # outscored the press release's signing sentence for "Who signed the CICG–Huawei agreement...".
@@ -50,56 +41,11 @@ ROUNDUP_MARGIN = 0.12
 # lead the answer (the lexical bonus in score_sentences is 0.25 × word share; 0.05 is a fifth of it).
 RANKED_FIRST_MARGIN = 0.05
 
-# What a question asks for, and what a sentence holding it looks like (en, fr, es, de, zh).
-_ASKS = {
-    "when": re.compile(r"\b(?:when|what year|which year|quand|en quelle année|cuándo|en qué año|wann)\b"
-                       r"|什么时候|何时|哪一年|哪年|哪天|几月", re.IGNORECASE),
-    "count": re.compile(r"\b(?:how many|how much|combien|cuántos|cuántas|cuánto|wie viele|wie viel)\b|多少|几个|几名|几人",
-                        re.IGNORECASE),
-    # what several things are: "which countries", "what will they cooperate on", "哪些", "quels domaines"
-    "list": re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:areas|fields|sectors|countries|members|topics|issues|measures|"
-                       r"products|companies|projects|steps)\b|\b(?:cooperat\w*|collaborat\w*|work together)\s+(?:\w+\s+)?on\b|"
-                       r"\bquel(?:le)?s\s+(?:\w+\s+)?(?:domaines|secteurs|pays|mesures|sujets|projets)\b|"
-                       r"\bqué\s+(?:áreas|ámbitos|sectores|países|medidas|temas)\b|\bwelche[n]?\s+(?:Bereiche[n]?|Länder[n]?)\b|"
-                       r"哪些|哪几", re.IGNORECASE),
-    "where": re.compile(r"\b(?:where|in which (?:city|country|place)|où|dans quelle ville|dónde|wo)\b|哪里|在哪|何地|哪个城市",
-                        re.IGNORECASE),
-    "who": re.compile(r"\b(?:who|whom|qui|quién|quiénes|wer)\b|谁", re.IGNORECASE),
-}
-_ENUMERATION_CUE = re.compile(r"\b(?:such as|including|tels? que|telles? que|notamment|como|incluid[oa]s|wie|darunter)\b"
-                              r"|包括|例如|诸如|等(?:领域|方面|国家|项目)", re.IGNORECASE)
-_YEAR_OR_DATE = r"\b(?:1[5-9]\d\d|20\d\d)\b|\d+\s*[年月日]|\b\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-zé]+\b"
-_HOLDS = {
-    "when": re.compile(_YEAR_OR_DATE + r"|\b(?:january|february|march|april|may|june|july|august|september|october|"
-                       r"november|december|janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
-                       r"novembre|décembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|"
-                       r"noviembre|diciembre)\b", re.IGNORECASE),
-    "count": re.compile(r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|"
-                        r"deux|trois|quatre|cinq|dix|cent|mille|dos|tres|cuatro|cinco|diez|mil)\b|[一二三四五六七八九十百千万亿]",
-                        re.IGNORECASE),
-    # a capitalised place after a preposition of place, or a Chinese place word
-    "where": re.compile(r"\b(?:in|at|near|à|au|aux|en|dans|near|en|cerca de|bei|im)\s+(?:the\s+)?[A-Z\u00c0-\u00dd]\w+"
-                        r"|在[\u4e00-\u9fff]{2,}|[\u4e00-\u9fff](?:市|省|县|区|州|国|镇|岛)"),
-    # an enumeration: announced ("such as", "tels que", "包括"), two enumeration commas (、), or five
-    # commas (fewer are a dateline and a company's "Co., Ltd.")
-    "list": re.compile(_ENUMERATION_CUE.pattern + r"|(?:[^、]+、){2,}|(?:[^,，]+[,，]){5,}", re.IGNORECASE),
-    # two capitalised words in a row (a person or an organisation; not an article before a noun, "Le
-    # Groupe", "The Panthers"), or any CJK sentence (names are not marked)
-    "who": re.compile(r"(?!(?:The|A|An|Le|La|Les|Un|Une|El|Los|Las|Der|Die|Das|Ein|Eine)\b)"
-                      r"[A-Z\u00c0-\u00dd][\w'’-]+\s+(?:(?:de|da|van|von|del|la|le)\s+)?[A-Z\u00c0-\u00dd][\w'’-]+"
-                      r"|[\u4e00-\u9fff]"),
-}
-# Sentences opening on a third-person pronoun or demonstrative need the sentence before them.
-_PRONOUN_OPENING = re.compile(
-    r"^[\"'“«(]*(?:he|she|it|they|his|her|its|their|this|these|those|il|elle|ils|elles|celui-ci|celle-ci|"
-    r"él|ella|ellos|ellas|er|sie|es)\b|^[\"'“「]*(?:他们|她们|它们|他|她|它|其|该)",
-    re.IGNORECASE,
-)
 
 
 def asked_for(question: str) -> str | None:
     """What a who / when / where / how-many question asks for ("who", "when", "where", "count"); None otherwise."""
-    for kind, pattern in _ASKS.items():
+    for kind, pattern in ASKS.items():
         if pattern.search(question):
             return kind
     return None
@@ -108,7 +54,7 @@ def asked_for(question: str) -> str | None:
 def holds_asked(sentence: str, kind: str, question: str = "") -> bool:
     """Does the sentence hold an entity of the asked kind (a date, a figure, a place, a name)
     other than those the question itself names?"""
-    pattern = _HOLDS.get(kind)
+    pattern = HOLDS.get(kind)
     if pattern is None:
         return True
     named = {w.casefold() for w in re.findall(r"\w+", question)}
@@ -117,7 +63,7 @@ def holds_asked(sentence: str, kind: str, question: str = "") -> bool:
 
 
 def opens_with_pronoun(sentence: str) -> bool:
-    return bool(_PRONOUN_OPENING.search(sentence.strip()))
+    return bool(PRONOUN_OPENING.search(sentence.strip()))
 
 
 @dataclass
@@ -234,7 +180,7 @@ def extractive_answer(
                       why_abstained=why_not)
     scored = [s for s in scored if not _ASKS_ITSELF.search(s.text)] or scored
     chosen: list[ScoredSentence] = []
-    roundup = bool(_ROUNDUP_RE.search(question))
+    roundup = bool(ROUNDUP_RE.search(question))
     other_margin = ROUNDUP_MARGIN if roundup else OTHER_PASSAGE_MARGIN
     best_article = {i for i, p in enumerate(passages)
                     if (p.collection, p.article_id) == (passages[0].collection, passages[0].article_id)}
@@ -253,7 +199,7 @@ def extractive_answer(
         chosen.append(s)
     chosen = _lead_with_answer(question, chosen, scored, top, threshold, max_sentences)
     chosen = _with_antecedents(chosen, passages)
-    if _TIMELINE_RE.search(question):
+    if TIMELINE_RE.search(question):
         chosen.sort(key=lambda s: (passages[s.passage].published or "", s.start))
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
@@ -313,7 +259,7 @@ def _lead_with_answer(question: str, chosen: list[ScoredSentence], scored: list[
     # nearest the question's key words first (what it asks about); for a list, one that announces
     # itself ("such as", "包括") before a mere run of commas; then by score
     lead = max(holding, key=lambda s: (len(wanted & content_tokens(s.text)),
-                                       kind == "list" and bool(_ENUMERATION_CUE.search(s.text)), s.score))
+                                       kind == "list" and bool(ENUMERATION_CUE.search(s.text)), s.score))
     rest = [s for s in chosen if s is not lead]
     return [lead] + rest[: max_sentences - 1]
 

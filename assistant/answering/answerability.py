@@ -22,12 +22,12 @@ import math
 import re
 from dataclasses import dataclass
 
-from ingest.normalize import detect_language
-
+from ..retrieval.centring import language_priors
+from ..retrieval.passage import Passage
+from ..settings import Settings
+from ..text.language import detect_language
+from ..text.scripts import CJK_CHAR
 from .citations import content_tokens
-from .retrieve import Passage, language_priors
-from .unicode_ranges import CJK_CHAR
-from .settings import Settings
 
 _LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _YEAR_RE = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")

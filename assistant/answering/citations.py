@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.chunking import sentences
-
-from .embed import Embedder
-from .retrieve import Passage
-from .sparse import tokenize
-from .unicode_ranges import CJK_CHAR
+from ..embedders.interface import Embedder
+from ..embedders.sparse import tokenize
+from ..retrieval.passage import Passage
+from ..text.scripts import CJK_CHAR
+from ..text.sentences import sentences
+from ..text.words import STOPWORDS
 
 CITE_RE = re.compile(r"\s*\[(\d{1,3})\]")
 _IMAGE_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -81,18 +81,12 @@ def sanitize(text: str, allowed_urls: set[str]) -> tuple[str, list[str]]:
     return text, removed
 
 
-_STOPWORDS = frozenset(
-    """a an and are as at be by for from has have he her his in is it its of on or she that the their they this
-    to was were which who will with said says le la les un une des du de d l et est sont au aux en dans par pour
-    sur que qui ne pas il elle ils elles ce cette ces son sa ses leur leurs a été ont el los las del y es por con
-    para se su sus lo al der die das und ist im den dem des ein eine mit von zu auf""".split()
-)
 _ENTITY_RE = re.compile(r"\d+(?:[.,]\d+)*|(?<=[\s(\"'«“])[A-ZÀ-ÖØ-Þ][\w'-]+")
 
 
 def content_tokens(text: str) -> set[str]:
     """Words that carry meaning: no function words, no single CJK characters."""
-    return {t for t in tokenize(text) if t not in _STOPWORDS and (len(t) > 1 if not CJK_CHAR.match(t) else len(t) == 2)}
+    return {t for t in tokenize(text) if t not in STOPWORDS and (len(t) > 1 if not CJK_CHAR.match(t) else len(t) == 2)}
 
 
 def novel_facts(claim: str, passages_text: str) -> list[str]:
@@ -107,7 +101,7 @@ def novel_facts(claim: str, passages_text: str) -> list[str]:
     missing = []
     for m in _ENTITY_RE.finditer(" " + claim):
         token = " ".join(tokenize(m.group(0)))
-        if token and token not in _STOPWORDS and token not in haystack:
+        if token and token not in STOPWORDS and token not in haystack:
             missing.append(m.group(0))
     return missing
 

@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..embedders.sparse import tokenize
+from ..retrieval.passage import Passage
+from ..text.words import NEGATION_CJK, NEGATION_WORDS
 from .citations import Quote, best_quotes, novel_facts
-from .retrieve import Passage
-from .sparse import tokenize
 
 STANCES = ("supports", "contradicts", "mentions")
 VERDICTS = {
@@ -29,23 +30,13 @@ VERDICTS = {
     "MIXED": "mixed",
     "NOT IN ARCHIVE": "not_in_archive",
 }
-_NEGATION_WORDS = frozenset(
-    """not no never none nobody nothing neither nor cannot without denied denies deny
-    ne pas jamais aucun aucune ni sans nie démenti dément
-    no nunca ningún ninguna ni sin niega negó
-    nicht kein keine keinen niemals
-    не нет ни никогда
-    لا لم لن ليس ليست""".split()
-)
-# Bare 不/未/非/无 also start ordinary words (非常 "very", 未来 "future"): only clear negations.
-_NEGATION_CJK = re.compile(r"不是|不会|不能|不再|不得|绝不|没有|并未|未能|尚未|从未|并非|无法|否认")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def negated(text: str) -> bool:
     """Whether a sentence carries a negation, in any of the supported languages."""
     toks = set(tokenize(text.replace("n't", " not")))
-    return bool(toks & _NEGATION_WORDS) or bool(_NEGATION_CJK.search(text))
+    return bool(toks & NEGATION_WORDS) or bool(NEGATION_CJK.search(text))
 
 
 def numbers(text: str) -> set[str]:

@@ -20,49 +20,20 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from ..text.scripts import CJK_CHAR
+from ..text.words import (
+    CONTINUES,
+    DEMONSTRATIVE,
+    IMPERSONAL,
+    INTERROGATIVES,
+    PRONOUNS,
+    ZH_CONTINUES,
+    ZH_FUNCTION,
+    ZH_PRONOUN,
+)
 from .answerability import anchors
 from .citations import content_tokens
-from .unicode_ranges import CJK_CHAR
 
-# Third-person pronouns and possessives that need an antecedent (en, fr, es, de); "-t-il" and
-# other inverted French subjects included. Matched as whole words, case-insensitively.
-_PRONOUNS = re.compile(
-    r"\b(?:it|its|they|them|their|he|him|his|she|her|"
-    r"il|elle|ils|elles|lui|leur|leurs|celui|celle|ceux|celles|"
-    r"él|ella|ellos|ellas|"
-    r"er|sie|ihn|ihm|ihr|ihre|ihren)\b",
-    re.IGNORECASE,
-)
-# Demonstratives before a noun ("that story", "cette affaire", "ese acuerdo"), not before a time
-# word ("this year" asks about now) and not "that" as a conjunction after a verb of saying.
-_DEMONSTRATIVE = re.compile(
-    r"(?<!said )(?<!says )(?<!claim )(?<!claims )(?<!claimed )(?<!show )(?<!shows )(?<!think )(?<!believe )"
-    r"\b(?:this|that|these|those|ce|cet|cette|ces|ese|esa|esos|esas|este|esta|estos|estas|dieser|diese|dieses)\s+"
-    r"(?!year|month|week|day|morning|time|is|was|are|were|année|mois|semaine|año|mes|semana|jahr|monat|woche)"
-    r"[^\W\d_]",
-    re.IGNORECASE,
-)
-# Impersonal French and English forms that contain a pronoun but refer to nothing.
-_IMPERSONAL = re.compile(r"\b(?:il y a|y a-t-il|y avait-il|il faut|s'agit-il|il s'agit|is it true|it is true)\b",
-                         re.IGNORECASE)
-# Openings that continue the previous question.
-_CONTINUES = re.compile(
-    r"^\s*[¿(«\"]*\s*(?:and|also|what about|how about|then|et|aussi|et pour|quid de|y(?! a)|también|und|auch)\b",
-    re.IGNORECASE,
-)
-# Chinese: a pronoun or demonstrative as the question's subject (its first characters), or a
-# continuing opening / closing particle.
-_ZH_PRONOUN = re.compile(r"^\s*(?:他们|她们|它们|他|她|它|其|该|此|这|那|上述|对方)")
-_ZH_CONTINUES = re.compile(r"^\s*(?:那么|还有|另外|此外|那)|呢\s*[？?]?\s*$")
-
-# Interrogatives and particles, which say what is asked, not about what.
-_INTERROGATIVES = {
-    "where", "who", "whom", "whose", "what", "when", "which", "how", "why", "many", "much",
-    "ou", "qui", "quel", "quels", "quelle", "quelles", "quand", "comment", "pourquoi", "combien",
-    "donde", "quien", "quienes", "que", "cual", "cuales", "cuando", "como", "cuanto", "cuantos", "cuanta", "cuantas",
-    "wo", "wer", "was", "wann", "welche", "welcher", "wie", "warum", "wieviel",
-}
-_ZH_FUNCTION = re.compile(r"哪里|哪儿|哪些|哪个|什么|多少|几|何时|怎么|怎样|如何|为什么|谁|吗|呢|了|的|是|在|有")
 # A question with at most this many words of its own (content words past the interrogatives;
 # for Chinese, characters past them) and no name or number is short enough to be elliptical.
 # Examples from the issue and newsroom-day's conversations: "Where was it held?" (1 word),
@@ -93,11 +64,11 @@ class Resolved:
 def refers_back(question: str) -> bool:
     """Does the wording lean on an earlier turn (a pronoun with no antecedent, a continuing opening)?"""
     if CJK_CHAR.search(question) and len(CJK_CHAR.findall(question)) * 2 >= len(question.replace(" ", "")):
-        return bool(_ZH_PRONOUN.search(question) or _ZH_CONTINUES.search(question))
-    if _CONTINUES.search(question):
+        return bool(ZH_PRONOUN.search(question) or ZH_CONTINUES.search(question))
+    if CONTINUES.search(question):
         return True
-    text = _IMPERSONAL.sub(" ", question)
-    m = _PRONOUNS.search(text) or _DEMONSTRATIVE.search(text)
+    text = IMPERSONAL.sub(" ", question)
+    m = PRONOUNS.search(text) or DEMONSTRATIVE.search(text)
     if m is None:
         return False
     # A name before the pronoun is its antecedent ("Did Joe Biden change his plan?").
@@ -110,10 +81,10 @@ def is_short(question: str) -> bool:
     """A few words of its own and no name or number: possibly elliptical ("在哪里举行？")."""
     if anchors(question) or _TITLE.search(question):
         return False
-    cjk = CJK_CHAR.findall(_ZH_FUNCTION.sub("", question))
+    cjk = CJK_CHAR.findall(ZH_FUNCTION.sub("", question))
     if CJK_CHAR.search(question):
         return len(cjk) <= SHORT_CJK_CHARS
-    return len(content_tokens(question) - _INTERROGATIVES) <= SHORT_WORDS
+    return len(content_tokens(question) - INTERROGATIVES) <= SHORT_WORDS
 
 
 def resolve(question: str, history: list[tuple[str, str]], certainty: Callable[[str], float]) -> Resolved:

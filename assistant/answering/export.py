@@ -11,7 +11,7 @@ import io
 import re
 from typing import Any
 
-from .retrieve import safe_url
+from ..retrieval.passage import safe_url
 
 CSV_COLUMNS = ("n", "title", "outlet", "date", "url", "quote", "passage")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&])")  # what can make links, images, HTML or emphasis

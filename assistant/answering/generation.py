@@ -4,15 +4,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterator
 
+from ..embedders.interface import Embedder
+from ..errors import BackendError
+from ..retrieval.passage import Passage
+from ..settings import Settings
 from . import prompts
 from .answer import Answer, format_sources, llm_answer
 from .citations import check_answer, sanitize
-from .embed import Embedder
-from .errors import BackendError
 from .llm import ANSWER_MAX_TOKENS, BrokenStream, ChatModel
 from .model_output import Preview, read_completion
-from .retrieve import Passage
-from .settings import Settings
 
 
 def generate_answer(model: ChatModel, question: str, passages: list[Passage], embedder: Embedder,

@@ -15,9 +15,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from .errors import BackendError
+from ..errors import BackendError
+from ..settings import Settings
 from .model_output import split_reasoning
-from .settings import Settings
 
 ANSWER_MAX_TOKENS = 700  # five cited sentences in any language, with room for a short preamble
 

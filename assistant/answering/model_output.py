@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ingest.chunking import sentences
-
+from ..text.sentences import sentences
 from .citations import sanitize
 
 # -- reasoning -------------------------------------------------------------------

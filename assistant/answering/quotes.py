@@ -15,28 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from ingest.chunking import sentences
-
-from .embed import Embedder
-from .retrieve import Passage
-from .sparse import query_vector
-from .store import SearchFilter, Store
+from ..embedders.interface import Embedder
+from ..embedders.sparse import query_vector
+from ..retrieval.passage import Passage
+from ..store.interface import SearchFilter, Store
+from ..text.sentences import sentences
+from ..text.words import NOT_NAMES, SPEAKER_PATTERNS
 
 _QUOTE_MARKS = "\"'“”‘’«»„‟‹›「」『』《》〈〉"
 _SPACE_RE = re.compile(r"\s+")
-_CAP = r"[A-ZÀ-ÖØ-ÞА-ЯЁ][\w.'’-]+"
-_NAME = rf"{_CAP}(?:\s+(?:de |van |von |del |la |al-)?{_CAP}){{0,3}}"
-_SAID_EN = r"said|says|told|added|stated|wrote|announced|declared|explained|warned|insisted|noted"
-_SAID_FR = r"a déclaré|a dit|a affirmé|a indiqué|a ajouté|a expliqué|a souligné|a annoncé|déclare|affirme|estime"
-_SAID_ES = r"dijo|afirmó|declaró|señaló|añadió|explicó|aseguró|indicó|anunció"
-_SPEAKER_PATTERNS = [
-    re.compile(rf"(?:according to|selon|d'après|según|laut)\s+(?:the\s+|le\s+|la\s+|el\s+)?(?P<who>{_NAME})"),
-    re.compile(rf"(?:{_SAID_EN}|{_SAID_FR}|{_SAID_ES})\s+(?P<who>{_NAME})"),
-    re.compile(rf"(?P<who>{_NAME}),?\s+(?:{_SAID_EN}|{_SAID_FR}|{_SAID_ES})\b"),
-    re.compile(r"(?P<who>[\u4e00-\u9fff·]{2,10}?)(?:说|表示|称|指出|强调|宣布|透露|介绍)"),
-    re.compile(r"(?:据|根据)(?P<who>[\u4e00-\u9fff·]{2,10}?)(?:称|说|介绍|报道|消息)"),
-]
-_NOT_NAMES = frozenset("The He She It They We This That Il Elle Ils Le La Les Él Ella Ellos El Los".split())
 
 
 def normalize(text: str) -> str:
@@ -69,10 +56,10 @@ def _normalized_with_map(text: str) -> tuple[str, list[int]]:
 
 def speaker(context: str) -> str | None:
     """Who the text says spoke, when the sentence says so; None otherwise."""
-    for pattern in _SPEAKER_PATTERNS:
+    for pattern in SPEAKER_PATTERNS:
         for m in pattern.finditer(context):
             who = m.group("who").strip(" ,.")
-            if who.split()[0] not in _NOT_NAMES:
+            if who.split()[0] not in NOT_NAMES:
                 return who
     return None
 

@@ -11,7 +11,7 @@ from typing import Callable
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from .api import Principal
+from .access import Principal
 
 LOGIN_HINT = ("log in: send HTTP Basic credentials, or NAME:PASSWORD of a user in the users file as a Bearer "
               "token (the API key)")

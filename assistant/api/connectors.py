@@ -7,13 +7,13 @@ from typing import Callable
 
 from fastapi import FastAPI, Request
 
-from . import mcp_server
-from .api import Principal
+from ..service import Assistant
+from . import mcp_tools
+from .access import Principal
 from .openai_chat import chat_router
-from .service import Assistant
 
 
 def add_connectors(api: FastAPI, assistant: Assistant, principal: Callable[[Request], Principal]) -> None:
     """Add ``/v1/*`` and ``/mcp`` to ``api`` (``principal``: the API's login dependency)."""
     api.include_router(chat_router(assistant, principal))
-    mcp_server.mount(api, assistant, principal)
+    mcp_tools.mount(api, assistant, principal)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 from urllib.parse import unquote, urlsplit
 
-from .settings import Settings
+from ..settings import Settings
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -196,7 +196,7 @@ class LimitsMiddleware:
     rates (429) for the web app's events per verified user (else per client address), failed web
     logins backed off per claimed user and address, and the security headers on every response.
     The HTTP API's own rate and login back-off are applied where its credentials are verified
-    (``api.py``), never from a header or cookie the client could invent."""
+    (``api/routes.py``), never from a header or cookie the client could invent."""
 
     def __init__(self, app: Callable, rules: LimitRules, bucket: TokenBucket, backoff: Backoff,
                  web_user: Callable[[dict[str, str]], str | None] = lambda headers: None):

@@ -22,13 +22,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .api import Principal, check_serving, create_api
-from .auth import Users, load_users
+from ..errors import NewsroomError
+from ..service import Assistant, Filters
+from .access import Principal
 from .bearer import bearer_or_basic
-from .errors import ConfigError, NewsroomError, StoreLockedError
-from .limits import Backoff, LimitsMiddleware, TokenBucket, rules_from
-from .service import Assistant, Filters
-from .settings import Settings
 
 PRINCIPAL_KEY = "newsroom.principal"  # where the login middleware leaves the caller in the ASGI scope
 # The collections the message being handled may see, set for each message (None = all); nothing by default.
@@ -150,7 +147,7 @@ class _Login:
         await self.app(scope, receive, send)
 
 
-def _guarded(assistant: Assistant, principal: Callable[[Request], Principal]) -> tuple[MCPServer, Any]:
+def guarded(assistant: Assistant, principal: Callable[[Request], Principal]) -> tuple[MCPServer, Any]:
     """The MCP server and its streamable HTTP app (at ``/mcp``) behind ``principal``, the app's login check."""
     server = create_mcp(assistant, stdio_collections=())
     inner = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=assistant.settings.host)
@@ -162,7 +159,7 @@ def mount(api: FastAPI, assistant: Assistant, principal: Callable[[Request], Pri
 
     The MCP sessions run inside the app's lifespan (uvicorn runs it; a TestClient only in ``with``).
     """
-    server, app = _guarded(assistant, principal)
+    server, app = guarded(assistant, principal)
     api.router.add_route(HTTP_PATH, app, include_in_schema=False)
     previous = api.router.lifespan_context
 
@@ -172,51 +169,3 @@ def mount(api: FastAPI, assistant: Assistant, principal: Callable[[Request], Pri
             yield state
 
     api.router.lifespan_context = lifespan
-
-
-def http_app(assistant: Assistant, users: Users) -> Any:
-    """``newsroom mcp --transport http``: MCP alone at ``/mcp``, behind the app's logins and request limits."""
-    settings = assistant.settings
-    _, app = _guarded(assistant, create_api(assistant, users).state.principal)  # the app's own login check
-    # Body size, cross-site refusal and security headers as on the app; the rate per user and the
-    # failed-login back-off are the login check's own.
-    return LimitsMiddleware(app, rules=rules_from(settings), bucket=TokenBucket(settings.rate_per_minute),
-                            backoff=Backoff())
-
-
-def stdio_collections(users: Users, user: str | None) -> tuple[str, ...] | None:
-    """What a stdio session may see: the named user's collections; everything when logins are off."""
-    if not users.enabled:
-        return None
-    if not user:
-        raise ConfigError("logins are on: run `newsroom mcp --user NAME` as a user of the users file")
-    if user not in users.users:
-        raise ConfigError(f"no user {user!r} in the users file (NEWSROOM_USERS_FILE)")
-    return users.collections_for(user)
-
-
-def serve_mcp(settings: Settings, transport: str, user: str | None = None) -> None:
-    """Run the MCP server over ``stdio`` (as ``user``) or ``http`` (at settings.host:port/mcp) until stopped."""
-    import sys
-
-    import uvicorn
-
-    users = load_users(settings)
-    if transport == "http":
-        check_serving(settings, users)
-    collections = stdio_collections(users, user) if transport == "stdio" else ()
-    assistant = Assistant(settings)
-    try:
-        try:
-            assistant.store  # a store held by another process fails here, not at the first tool call
-        except StoreLockedError as exc:
-            raise StoreLockedError(f"{str(exc).split(';')[0]}; the embedded store serves one process: give `newsroom "
-                                   "mcp` its own NEWSROOM_DATA_DIR, or use a Qdrant server (NEWSROOM_QDRANT_URL)") from exc
-        if transport == "stdio":
-            create_mcp(assistant, collections).run("stdio")
-            return
-        print(f"newsroom: MCP over streamable HTTP at http://{settings.host}:{settings.port}{HTTP_PATH}",
-              file=sys.stderr, flush=True)
-        uvicorn.run(http_app(assistant, users), host=settings.host, port=settings.port, log_level="warning")
-    finally:
-        assistant.close()

@@ -24,21 +24,21 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.normalize import detect_language
-
-from .answer import Answer
-from .api import MAX_HISTORY_ITEMS, FilterBody, Message, Principal, narrowed
+from ..answering.answer import Answer
+from ..errors import InputError, NewsroomError
+from ..inputs import history_pairs, recent_turns
+from ..retrieval.passage import Passage, safe_url
+from ..service import Assistant, Filters
+from ..settings import Settings
+from ..text.language import detect_language
+from ..web.i18n import t
+from .access import Principal, narrowed
 from .bearer import bearer_or_basic
-from .errors import InputError, NewsroomError
-from .i18n import t
-from .inputs import history_pairs, recent_turns
-from .retrieve import Passage, safe_url
-from .service import Assistant, Filters
-from .settings import Settings
+from .bodies import MAX_HISTORY_ITEMS, FilterBody, Message
 
 log = logging.getLogger(__name__)
 
-# One model per mode of the app's chat (web_chat.py's mode switch), named for what it returns.
+# One model per mode of the app's chat (web/chat.py's mode switch), named for what it returns.
 MODELS: dict[str, str] = {
     "newsroom": "a cited answer from the archive, or an abstention saying why",
     "newsroom-sources": "the passages that match, best first (no answer written)",

@@ -1,4 +1,4 @@
-"""FastAPI with the Gradio app mounted at /: one process, one Assistant.
+"""The HTTP API's routes over one Assistant.
 
 Every /api/* route takes the caller's collections from their login (HTTP Basic when logins
 are on) and passes them to the Assistant, which applies them and the embargo in the store.
@@ -6,79 +6,30 @@ Errors are JSON ``{"error": "..."}``: 400 input, 401/403 access, 413 size, 429 r
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import logging
-import os
-import shutil
-import threading
-import time
-from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal, NamedTuple
+from typing import Any, Iterator
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from . import export
-from .answer import Answer
-from .auth import Users, is_loopback, load_users
-from .errors import ConfigError, InputError, NewsroomError
-from .inputs import MAX_DATE_CHARS, MAX_FILTER_CHARS, MAX_FILTER_VALUES, invalid_char
+from ..answering import export
+from ..answering.answer import Answer
+from ..auth import Users, load_users
+from ..errors import InputError, NewsroomError
+from ..service import Assistant
+from ..web.files import UploadLedger
+from ..web.sessions import WebSessions
+from .access import AccessDenied, Credentials, Principal, narrowed, upload_collection
+from .bodies import AskBody, CheckBody, CoverageBody, ExportBody, History, Message, QuoteBody, SearchBody
+from .file_guard import FileGuard
 from .limits import Backoff, LimitsMiddleware, TokenBucket, client_address, rules_from, too_many
-from .service import Assistant, Filters
-from .settings import Settings
-from .web_files import FileGuard, UploadLedger
-from .web_sessions import WebSessions
 
 log = logging.getLogger(__name__)
-UPLOAD_LEFTOVER_AGE_S = 24 * 3600.0  # with a shared server store, older uploads are surely abandoned
-
-
-def _valid(text: str) -> str:
-    """Refuse code points no text may carry; pydantic's error then names the field."""
-    bad = invalid_char(text)
-    if bad:
-        raise ValueError(f"holds a character no text may carry ({bad}); send valid Unicode")
-    return text
-
-
-Text = Annotated[str, AfterValidator(_valid)]
-Name = Annotated[str, Field(max_length=MAX_FILTER_CHARS), AfterValidator(_valid)]
-Names = list[Name] | None
-# The service bounds the whole history (turns and characters: ``inputs.check_history``); this
-# keeps a body from carrying more items than that before it is read.
-MAX_HISTORY_ITEMS = 100
-
-
-class Message(BaseModel):
-    """One OpenAI-style chat message: ``{"role": "user" | "assistant" | "system", "content": ...}``."""
-
-    model_config = ConfigDict(extra="ignore")
-    role: Literal["user", "assistant", "system", "developer", "tool"]
-    content: Text | list[dict[str, Any]] | None = None
-
-
-History = list[tuple[Text, Text] | Message] | None
-
-
-class FilterBody(BaseModel):
-    """The CLI's filters; ``collection`` narrows within the caller's grants (never widens them)."""
-
-    model_config = ConfigDict(extra="forbid")
-    lang: Names = Field(default=None, max_length=MAX_FILTER_VALUES)
-    since: Text | None = Field(default=None, max_length=MAX_DATE_CHARS)
-    until: Text | None = Field(default=None, max_length=MAX_DATE_CHARS)
-    source: Names = Field(default=None, max_length=MAX_FILTER_VALUES)
-    collection: Names = Field(default=None, max_length=MAX_FILTER_VALUES)
-
-    def filters(self) -> Filters:
-        return Filters(lang=self.lang, source=self.source, since=self.since, until=self.until)
 
 
 def _history(history: History) -> list[Any] | None:
@@ -86,115 +37,6 @@ def _history(history: History) -> list[Any] | None:
     if history is None:
         return None
     return [h.model_dump() if isinstance(h, Message) else h for h in history]
-
-
-class SearchBody(FilterBody):
-    query: Text
-    k: int | None = Field(default=None, ge=1, le=100)
-    mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
-
-
-class AskBody(FilterBody):
-    question: Text
-    history: History = Field(default=None, max_length=MAX_HISTORY_ITEMS,
-                             description="earlier turns: [question, answer] pairs or {role, content} messages")
-    stream: bool = False
-
-
-class ExportBody(FilterBody):
-    question: Text
-    history: History = Field(default=None, max_length=MAX_HISTORY_ITEMS)
-    format: Literal["md", "csv"] = "md"
-
-
-class CheckBody(FilterBody):
-    claim: Text
-
-
-class QuoteBody(FilterBody):
-    words: Text
-
-
-class CoverageBody(FilterBody):
-    query: Text
-
-
-class Principal(NamedTuple):
-    """Who is calling and what they may see (collections None = every collection)."""
-
-    name: str | None
-    collections: tuple[str, ...] | None
-    admin: bool = False  # may see server paths (logins off, or a users-file admin)
-
-
-def narrowed(granted: tuple[str, ...] | None, requested: list[str] | None) -> tuple[str, ...] | None:
-    """The collections a query may see: the request's ``collection`` filter within the grant."""
-    if not requested:
-        return granted
-    wanted = tuple(dict.fromkeys(c for c in requested if c))
-    if granted is None:
-        return wanted
-    return tuple(c for c in wanted if c in granted)
-
-
-def upload_collection(principal: Principal, requested: str | None) -> str | None:
-    """The collection an upload by ``principal`` goes into (None = the articles' own / default).
-
-    With logins on, a user may write only into a collection granted to them; with one grant and
-    no request, that one.
-    """
-    requested = (requested or "").strip() or None
-    granted = principal.collections
-    if granted is None:
-        return requested
-    if requested is None:
-        if len(granted) == 1:
-            return granted[0]
-        raise InputError("name the collection to upload into (form field 'collection')")
-    if requested not in granted:
-        raise AccessDenied("you may not upload into that collection")
-    return requested
-
-
-class AccessDenied(NewsroomError):
-    """Logged in, but not allowed (403)."""
-
-
-class _Credentials:
-    """HTTP Basic checks with a short-lived memo, so scrypt's cost is paid once per client, not per request."""
-
-    def __init__(self, users: Users, ttl: float = 300.0):
-        self.users = users
-        self.ttl = ttl
-        self._salt = os.urandom(16)
-        self._ok: dict[bytes, float] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def claimed(request: Request) -> tuple[str, str] | None:
-        """The (name, password) an HTTP Basic header claims; None when there is no well-formed one."""
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("basic "):
-            return None
-        try:
-            name, sep, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return (name, password) if sep else None
-
-    def verify(self, name: str, password: str) -> bool:
-        key = hashlib.sha256(self._salt + name.encode() + b"\0" + password.encode()).digest()
-        now = time.monotonic()
-        with self._lock:
-            if self._ok.get(key, 0.0) > now:
-                return True
-        if not self.users.verify(name, password):
-            return False
-        with self._lock:
-            if len(self._ok) > 10_000:
-                self._ok = {k: t for k, t in self._ok.items() if t > now}
-            self._ok[key] = now + self.ttl
-        return True
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -219,7 +61,7 @@ def create_api(assistant: Assistant, users: Users | None = None, sessions: WebSe
     (``create_server``): its events are then rate-limited per user and its file values guarded."""
     settings = assistant.settings
     users = users if users is not None else load_users(settings)
-    credentials = _Credentials(users)
+    credentials = Credentials(users)
     api = FastAPI(title="Newsroom assistant", version="0.1.0", openapi_url=None, docs_url=None, redoc_url=None,
                   description="Cited answers from a news archive. Errors are JSON {\"error\": \"...\"}.")
     # Gradio defers to a parent CORSMiddleware: no other origin may call, unless configured.
@@ -354,7 +196,7 @@ def create_api(assistant: Assistant, users: Users | None = None, sessions: WebSe
                      collection: str | None = Form(None, description="the collection the articles go into"),
                      who: Principal = Depends(principal)) -> dict[str, Any]:
         """Ingest uploaded files (no prune); the report names each file as it was sent."""
-        from .uploads import ingest_uploads
+        from ..uploads import ingest_uploads
 
         return ingest_uploads(assistant, files, upload_collection(who, collection)).to_dict()
 
@@ -378,113 +220,3 @@ def _stream(first: str | Answer, events: Iterator[str | Answer]) -> Iterator[str
 def _chain(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str | Answer]:
     yield first
     yield from rest
-
-
-def upload_dir(settings: Settings) -> Path:
-    """Gradio's dedicated upload folder: outside the data folder, which Gradio may never serve."""
-    import tempfile
-
-    folder = Path(settings.upload_temp_dir or Path(tempfile.gettempdir()) / "newsroom-uploads").expanduser().resolve()
-    data = settings.data_dir.expanduser().resolve()
-    if folder == data or data in folder.parents:
-        raise ConfigError(f"NEWSROOM_UPLOAD_TEMP_DIR ({folder}) must be outside the data folder ({data})")
-    return folder
-
-
-def check_serving(settings: Settings, users: Users) -> None:
-    """Refuse an open server off the loopback, and logins with nobody to log in."""
-    if users.enabled and not users.users:
-        raise ConfigError("logins are on but there are no users: set NEWSROOM_USERS_FILE to a users file "
-                          "(hashes from `newsroom hash-password`), or NEWSROOM_AUTH=off")
-    if not users.enabled and not is_loopback(settings.host) and settings.auth != "off":
-        raise ConfigError(f"refusing to serve on {settings.host} without logins: set NEWSROOM_USERS_FILE "
-                          "or, if a proxy in front already checks access, NEWSROOM_AUTH=off")
-    if not settings.public_url and not is_loopback(settings.host):
-        raise ConfigError(f"serving on {settings.host}: set NEWSROOM_PUBLIC_URL to the address users open "
-                          "(e.g. https://newsroom.example); the page never takes it from request headers")
-
-
-def public_url(settings: Settings) -> str:
-    """The app's root URL as configured (on the loopback: this server's own address)."""
-    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-
-
-def clean_upload_leftovers(settings: Settings, folder: Path) -> int:
-    """Remove what uploads left behind (a server killed mid-upload): the web app's upload folder, and
-    ``<data>/uploads`` when this server holds the embedded store alone (a shared server store may have
-    other app processes uploading: there only leftovers older than a day go). Returns the count."""
-    removed = 0
-    api_cutoff = time.time() - (0 if settings.embedded else UPLOAD_LEFTOVER_AGE_S)
-    for root, cutoff in ((folder, time.time()), (settings.data_dir / "uploads", api_cutoff)):
-        for entry in root.iterdir() if root.is_dir() else ():
-            try:
-                if entry.lstat().st_mtime > cutoff:
-                    continue
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
-                removed += 1
-            except OSError as exc:
-                log.warning("could not remove upload leftover %s: %s", entry, exc)
-    return removed
-
-
-def create_server(settings: Settings) -> tuple[FastAPI, Assistant]:
-    """The API with the Gradio app mounted at / (logins, upload limits and file-route hardening applied)."""
-    users = load_users(settings)
-    check_serving(settings, users)
-    folder = upload_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if hasattr(os, "getuid") and folder.stat().st_uid != os.getuid():  # a folder planted in a shared /tmp
-        raise ConfigError(f"the upload folder {folder} belongs to another user: set NEWSROOM_UPLOAD_TEMP_DIR")
-    folder.chmod(0o700)
-    os.environ["GRADIO_TEMP_DIR"] = str(folder)  # before Gradio builds its app and components
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    import gradio as gr
-
-    from .web import CSS, create_app
-
-    from .web_files import UploadLedger
-    from .web_sessions import WebSessions
-
-    clean_upload_leftovers(settings, folder)
-    assistant = Assistant(settings)
-    data = settings.data_dir.expanduser().resolve()
-    blocked = [str(data)]
-    if settings.users_file:
-        blocked.append(str(Path(settings.users_file).expanduser().resolve()))
-    ledger, sessions = UploadLedger(folder), WebSessions()
-    api = create_api(assistant, users, sessions, ledger)
-    app = gr.mount_gradio_app(
-        api,
-        create_app(assistant, users, ledger).queue(max_size=64, default_concurrency_limit=4),
-        path="/",
-        root_path=public_url(settings),
-        auth=users.verify if users.enabled else None,
-        auth_message="Newsroom assistant: log in with your newsroom account." if users.enabled else None,
-        allowed_paths=[],
-        blocked_paths=blocked,
-        max_file_size=int(settings.max_upload_mb * 1024 * 1024),
-        enable_monitoring=False,
-        show_error=False,
-        footer_links=[],
-        ssr_mode=False,
-        mcp_server=False,
-        css=CSS,
-    )
-    sessions.bind(app)
-    return app, assistant
-
-
-def serve(settings: Settings) -> None:
-    import uvicorn
-
-    app, assistant = create_server(settings)
-    assistant.store  # open the store now: a held store fails here with a clear message, not on first question
-    assistant.start_parsers()  # in the background: the first upload then waits for no parser process to boot
-    print(f"newsroom: serving on http://{settings.host}:{settings.port}  (mode: {assistant.mode})", flush=True)
-    try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
-    finally:
-        assistant.close()

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .retrieve import Passage
-from .service import Assistant
-from .settings import Settings
+from ..retrieval.passage import Passage
+from ..service import Assistant
+from ..settings import Settings
 
 
 @dataclass

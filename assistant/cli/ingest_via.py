@@ -19,8 +19,8 @@ import httpx
 
 from ingest.pipeline import IngestReport, iter_files
 
-from .errors import BackendError, InputError
-from .settings import Settings
+from ..errors import BackendError, InputError
+from ..settings import Settings
 
 FILES_PER_REQUEST = 64
 

@@ -13,11 +13,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from . import prompts
-from .errors import ConfigError, NewsroomError
-from .llm import ChatModel
-from .model_output import read_completion, split_reasoning
-from .settings import Settings
+from ..answering import prompts
+from ..answering.llm import ChatModel
+from ..answering.model_output import read_completion, split_reasoning
+from ..errors import ConfigError, NewsroomError
+from ..settings import Settings
 
 # The built-in source the citation probe gives: invented, so only the source can answer.
 PROBE_SOURCE = ('<source n="1" title="Portmere ferry timetable changes in May" outlet="Portmere Gazette" '

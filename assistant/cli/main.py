@@ -1,4 +1,5 @@
-"""The `newsroom` command: ingest, search, ask, check, quote, serve, status, llm-check."""
+"""The `newsroom` command: its parser, and a table of its verbs (ingest, search, ask, check, quote,
+serve, mcp, eval, status, llm-check and the operations verbs)."""
 from __future__ import annotations
 
 import argparse
@@ -6,10 +7,14 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import ConfigError, NewsroomError
-from .settings import load_settings
+from ..errors import ConfigError, NewsroomError
+from ..settings import Settings, load_settings
+from . import operations
+
+if TYPE_CHECKING:
+    from ..service import Assistant
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
@@ -88,9 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("llm-check", help="probe the configured LLM endpoint and print a compatibility report")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
-    from . import cli_ops
-
-    cli_ops.add_parsers(sub)
+    operations.add_parsers(sub)
     return parser
 
 
@@ -99,129 +102,175 @@ def _print_json(data: Any) -> None:
 
 
 def _filters_from(args: argparse.Namespace):
-    from .service import Filters
+    from ..service import Filters
 
     return Filters(lang=args.lang, source=args.source, since=args.since, until=args.until)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.command == "hash-password":
-        return _hash_password()
-    settings = load_settings(data_dir=getattr(args, "data_dir", None), config=getattr(args, "config", None))
-    if args.command == "serve":
-        settings = settings.with_overrides(host=args.host, port=args.port)
-        from .api import serve
+# -- the verbs ------------------------------------------------------------------------------
+# Each verb runs over the settings; the verbs over the archive get an Assistant, closed after.
+Verb = Callable[[argparse.Namespace, Settings], int]
 
-        serve(settings)
-        return 0
 
-    if args.command == "mcp":
-        from .mcp_server import serve_mcp
+def _on_archive(verb: Callable[[Assistant, argparse.Namespace], int]) -> Verb:
+    """``verb`` over an Assistant opened on ``settings`` (and closed when it returns or fails)."""
 
-        serve_mcp(settings.with_overrides(host=args.host, port=args.port), args.transport, args.user)
-        return 0
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        from ..service import Assistant
 
-    if args.command == "eval":
-        from .evaluate import run_eval
+        assistant = Assistant(settings)
+        try:
+            return verb(assistant, args)
+        finally:
+            assistant.close()
 
-        result = run_eval(settings, args.corpus, args.questions, k=args.k, limit=args.limit, answers=args.answers, mode=args.mode)
-        if args.json:
-            _print_json(result)
-        else:
-            for lang, m in [("all", result["overall"]), *result["by_language"].items()]:
-                print(f"{lang}: " + ", ".join(f"{key} {value}" for key, value in m.items()))
-        return 0
+    return run
 
-    if args.command == "llm-check":
-        from . import llm_check
 
-        return llm_check.run(args, settings)
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from ..api.server import serve
 
-    from . import cli_ops
+    serve(settings.with_overrides(host=args.host, port=args.port))
+    return 0
 
-    if args.command in cli_ops.COMMANDS:
-        return cli_ops.run(args, settings)
 
-    from .service import Assistant
+def _mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from ..api.mcp_server import serve_mcp
 
-    if args.command == "ingest" and args.via:
+    serve_mcp(settings.with_overrides(host=args.host, port=args.port), args.transport, args.user)
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluate import run_eval
+
+    result = run_eval(settings, args.corpus, args.questions, k=args.k, limit=args.limit, answers=args.answers, mode=args.mode)
+    if args.json:
+        _print_json(result)
+    else:
+        for lang, m in [("all", result["overall"]), *result["by_language"].items()]:
+            print(f"{lang}: " + ", ".join(f"{key} {value}" for key, value in m.items()))
+    return 0
+
+
+def _llm_check(args: argparse.Namespace, settings: Settings) -> int:
+    from . import llm_check
+
+    return llm_check.run(args, settings)
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Into the local store, or with ``--via`` into a running app's."""
+    if args.via:
         if args.prune:
             raise ConfigError("--prune works on the local store only; run it where the store is, without --via")
+        from .ingest_via import ingest_via
         from .progress import ProgressPrinter
-        from .remote import ingest_via
 
         report = ingest_via(args.via, args.paths, settings, args.collection, None if args.json else ProgressPrinter())
         return _print_report(report, args)
-
-    if args.command == "ingest" and args.workers is not None:
+    if args.workers is not None:
         settings = settings.with_overrides(ingest_workers=args.workers)
-    assistant = Assistant(settings)
-    try:
-        if args.command == "ingest":
-            from .progress import ProgressPrinter
+    return _on_archive(_ingest_here)(args, settings)
 
-            report = assistant.ingest(args.paths, progress=None if args.json else ProgressPrinter(), prune=args.prune,
-                                      collection=args.collection)
-            return _print_report(report, args)
-        if args.command == "search" and args.exact:
-            results = assistant.phrase(args.query, _filters_from(args))
-            if args.json:
-                _print_json({"exact": args.query, "count": len(results), "results": [p.to_result() for p in results]})
-            else:
-                print(f"{len(results)} article(s) contain \"{args.query}\"")
-                for i, p in enumerate(results, 1):
-                    print(f"{i}. {(p.published or 'undated')[:10]} {p.title} — {p.source} [{p.lang}] {p.url}")
-                    print(f"   {p.text[:200].replace(chr(10), ' ')}")
-            return 0
-        if args.command == "search":
-            results = assistant.search(args.query, _filters_from(args), k=args.k, mode=args.mode)
-            if args.json:
-                _print_json({"results": [p.to_result() for p in results]})
-            else:
-                for i, p in enumerate(results, 1):
-                    print(f"{i}. {p.title} — {p.source} {(p.published or '')[:10]} [{p.lang}] score {p.score:.4f}")
-                    if p.duplicates:
-                        print(f"   same story in {len(p.duplicates)} more: " + ", ".join(
-                            f"{d['source']} {(d.get('published') or '')[:10]}".strip() for d in p.duplicates))
-                    print(f"   {p.text[:200].replace(chr(10), ' ')}")
-            return 0
-        if args.command == "ask":
-            answer = assistant.ask(args.question, _filters_from(args))
-            if args.json:
-                _print_json(answer.to_dict())
-            else:
-                if answer.follows:
-                    print(f"(following up on: {answer.follows})")
-                print(answer.answer)
-                for c in answer.citations:
-                    print(f"[{c.n}] {c.title} — {c.source} {(c.published or '')[:10]} {c.url}")
-                for w in answer.warnings:
-                    print(f"warning: {w}", file=sys.stderr)
-            return 0
-        if args.command in ("check", "quote"):
-            if args.command == "check":
-                result, show = assistant.check(args.claim, _filters_from(args)), _print_check
-            else:
-                result, show = assistant.quote(args.words, _filters_from(args)), _print_quotes
-            _print_json(result.to_dict()) if args.json else show(result)
-            return 0
-        if args.command == "status":
-            info = assistant.status()
-            if args.json:
-                _print_json(info)
-            else:
-                for key, value in info.items():
-                    print(f"{key}: {value}")
-            return 0
-    finally:
-        assistant.close()
-    return 2
+
+def _ingest_here(assistant: Assistant, args: argparse.Namespace) -> int:
+    from .progress import ProgressPrinter
+
+    report = assistant.ingest(args.paths, progress=None if args.json else ProgressPrinter(), prune=args.prune,
+                              collection=args.collection)
+    return _print_report(report, args)
+
+
+def _search(assistant: Assistant, args: argparse.Namespace) -> int:
+    if args.exact:
+        results = assistant.phrase(args.query, _filters_from(args))
+        if args.json:
+            _print_json({"exact": args.query, "count": len(results), "results": [p.to_result() for p in results]})
+        else:
+            print(f"{len(results)} article(s) contain \"{args.query}\"")
+            for i, p in enumerate(results, 1):
+                print(f"{i}. {(p.published or 'undated')[:10]} {p.title} — {p.source} [{p.lang}] {p.url}")
+                print(f"   {p.text[:200].replace(chr(10), ' ')}")
+        return 0
+    results = assistant.search(args.query, _filters_from(args), k=args.k, mode=args.mode)
+    if args.json:
+        _print_json({"results": [p.to_result() for p in results]})
+    else:
+        for i, p in enumerate(results, 1):
+            print(f"{i}. {p.title} — {p.source} {(p.published or '')[:10]} [{p.lang}] score {p.score:.4f}")
+            if p.duplicates:
+                print(f"   same story in {len(p.duplicates)} more: " + ", ".join(
+                    f"{d['source']} {(d.get('published') or '')[:10]}".strip() for d in p.duplicates))
+            print(f"   {p.text[:200].replace(chr(10), ' ')}")
+    return 0
+
+
+def _ask(assistant: Assistant, args: argparse.Namespace) -> int:
+    answer = assistant.ask(args.question, _filters_from(args))
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        if answer.follows:
+            print(f"(following up on: {answer.follows})")
+        print(answer.answer)
+        for c in answer.citations:
+            print(f"[{c.n}] {c.title} — {c.source} {(c.published or '')[:10]} {c.url}")
+        for w in answer.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def _check(assistant: Assistant, args: argparse.Namespace) -> int:
+    result = assistant.check(args.claim, _filters_from(args))
+    _print_json(result.to_dict()) if args.json else _print_check(result)
+    return 0
+
+
+def _quote(assistant: Assistant, args: argparse.Namespace) -> int:
+    found = assistant.quote(args.words, _filters_from(args))
+    _print_json(found.to_dict()) if args.json else _print_quotes(found)
+    return 0
+
+
+def _status(assistant: Assistant, args: argparse.Namespace) -> int:
+    info = assistant.status()
+    if args.json:
+        _print_json(info)
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+VERBS: dict[str, Verb] = {
+    "ingest": _ingest,
+    "search": _on_archive(_search),
+    "ask": _on_archive(_ask),
+    "check": _on_archive(_check),
+    "quote": _on_archive(_quote),
+    "serve": _serve,
+    "mcp": _mcp,
+    "eval": _eval,
+    "status": _on_archive(_status),
+    "llm-check": _llm_check,
+    **dict.fromkeys(operations.COMMANDS, operations.run),
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the verb ``args.command`` names; ``hash-password`` reads no settings."""
+    if args.command == "hash-password":
+        return _hash_password()
+    settings = load_settings(data_dir=getattr(args, "data_dir", None), config=getattr(args, "config", None))
+    verb = VERBS.get(args.command)
+    return verb(args, settings) if verb else 2
 
 
 def _hash_password() -> int:
     import getpass
 
-    from .auth import hash_password
+    from ..auth import hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -291,6 +340,3 @@ def main(argv: list[str] | None = None) -> int:
         print("newsroom: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .settings import Settings
+from ..settings import Settings
 
 COMMANDS: frozenset[str] = frozenset({"migrate", "backup", "restore", "upgrade-store"})
 
@@ -43,27 +43,27 @@ def _emit(args: argparse.Namespace, data: dict, line: str) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from . import ops
+    from ..store import maintenance
 
     if args.command == "migrate":
-        report = ops.migrate_to(settings, args.to, args.api_key, args.collection, batch=max(1, args.batch))
+        report = maintenance.migrate_to(settings, args.to, args.api_key, args.collection, batch=max(1, args.batch))
         _emit(args, report.to_dict(), report.summary())
         if not report.verified:
             print("newsroom: migrate did not verify: run it again to resume, or check the server", file=sys.stderr)
             return 1
         return 0
     if args.command == "backup":
-        info = ops.backup(settings, args.dest, force=args.force)
+        info = maintenance.backup(settings, args.dest, force=args.force)
         _emit(args, info, f"backup ({info['kind']}) written to {info['path']}: {info.get('points', '?')} points, "
                           f"{info['bytes'] / 1e6:.1f} MB, {info['elapsed']:.1f} s")
         return 0
     if args.command == "restore":
-        info = ops.restore(settings, args.src, force=args.force)
+        info = maintenance.restore(settings, args.src, force=args.force)
         where = info.get("path") or f"collection '{info.get('collection')}'"
         _emit(args, info, f"restored {info['points']} points into {where} in {info['elapsed']:.1f} s")
         return 0
     if args.command == "upgrade-store":
-        info = ops.upgrade_store(settings)
+        info = maintenance.upgrade_store(settings)
         line = (f"upgraded {info['path']} to store format {info['format']}: {info['points']} points copied in "
                 f"{info['elapsed']:.1f} s; the old store is at {info['old_copy']} (remove it once satisfied)"
                 if info["upgraded"] else f"{info['path']} is already in store format {info['format']}: nothing to do")

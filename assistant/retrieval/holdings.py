@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .retrieve import Passage
-from .store import ArticleKey, SearchFilter, Store, article_key
+from ..store.interface import ArticleKey, SearchFilter, Store, article_key
+from .passage import Passage
 
 # A passage counts as covering a query from this fused score up (language-centred cosines with the
 # language priors on, the default). Measured on the start-up archive (seed + XQuAD's mixed en/zh

@@ -11,9 +11,10 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import qdrant_edge as q
 
-from .errors import ConfigError, StoreLockedError
+from ..errors import ConfigError, StoreLockedError
+from .interface import ArticleKey, ChunkPoint, Hit, SearchFilter, Versions
 from .payload_cache import PayloadCache
-from .store import (
+from .shared import (
     DATETIME_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -22,12 +23,7 @@ from .store import (
     TEXT_FIELD,
     VERSION_FIELDS,
     AnyOf,
-    ArticleKey,
     Between,
-    ChunkPoint,
-    Hit,
-    SearchFilter,
-    Versions,
     bm25_query,
     count_versions,
     filter_conditions,

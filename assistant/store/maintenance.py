@@ -28,9 +28,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import BackendError, ConfigError, InputError, StoreLockedError
-from .settings import Settings
-from .store import SPARSE_NAME, STORE_FORMAT, ChunkPoint, stored_payload
+from ..errors import BackendError, ConfigError, InputError, StoreLockedError
+from ..settings import Settings
+from .interface import ChunkPoint
+from .shared import SPARSE_NAME, STORE_FORMAT, stored_payload
 
 BACKUP_FORMAT = 1
 MANIFEST = "newsroom-backup.json"
@@ -40,7 +41,7 @@ PAGE = 256
 
 # -- helpers -----------------------------------------------------------------------
 def edge_dims(store_path: Path) -> dict[str, int]:
-    from .store_edge import _stored_vector_sizes
+    from .edge import _stored_vector_sizes
 
     return _stored_vector_sizes(Path(store_path))
 
@@ -51,7 +52,7 @@ def _has_store(store_path: Path) -> bool:
 
 def open_edge(settings: Settings):
     """The existing embedded store (never creates one)."""
-    from .store_edge import EdgeStore
+    from .edge import EdgeStore
 
     path = settings.store_path
     if not _has_store(path):
@@ -176,7 +177,7 @@ def migrate(source, target, batch: int = PAGE, sample: int = 64, seed: int = 0,
 
 def migrate_to(settings: Settings, url: str, api_key: str | None = None, collection: str | None = None,
                batch: int = PAGE) -> MigrateReport:
-    from .store_server import ServerStore
+    from .server import ServerStore
 
     if not url:
         raise InputError("migrate needs --to URL (the Qdrant server)")
@@ -202,7 +203,7 @@ def upgrade_store(settings: Settings) -> dict[str, Any]:
     run killed midway leaves the old store in place (or, killed between the two renames,
     finishes the swap when run again). A store already current is left as it is.
     """
-    from .store_edge import EdgeStore, _has_idf_modifier
+    from .edge import EdgeStore, _has_idf_modifier
 
     if not settings.embedded:
         raise ConfigError(f"'newsroom upgrade-store' rebuilds the embedded store; for collection '{settings.collection}' "

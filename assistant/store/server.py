@@ -17,9 +17,10 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
 
-from .errors import BackendError, ConfigError
-from .settings import Settings
-from .store import (
+from ..errors import BackendError, ConfigError
+from ..settings import Settings
+from .interface import ArticleKey, ChunkPoint, Hit, SearchFilter, Versions
+from .shared import (
     DATETIME_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -28,12 +29,7 @@ from .store import (
     TEXT_FIELD,
     VERSION_FIELDS,
     AnyOf,
-    ArticleKey,
     Between,
-    ChunkPoint,
-    Hit,
-    SearchFilter,
-    Versions,
     bm25_query,
     count_versions,
     filter_conditions,

@@ -15,13 +15,13 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from ..auth import Users  # noqa: E402
+from ..service import Assistant  # noqa: E402
 from . import render  # noqa: E402
-from .auth import Users  # noqa: E402
+from .chat import ChatHandlers  # noqa: E402
+from .files import UploadLedger  # noqa: E402
 from .i18n import LANG_NAMES, LANGS, pick_language, t  # noqa: E402
-from .service import Assistant  # noqa: E402
-from .web_chat import ChatHandlers  # noqa: E402
-from .web_files import UploadLedger  # noqa: E402
-from .web_library import LibraryHandlers  # noqa: E402
+from .library import LibraryHandlers  # noqa: E402
 
 CSS = """
 #nr-sources {max-height: 78vh; overflow-y: auto;}

@@ -7,13 +7,14 @@ from typing import Any
 
 import gradio as gr
 
-from . import export, render
-from .answer import Answer
-from .errors import NewsroomError
+from ..answering import export
+from ..answering.answer import Answer
+from ..errors import NewsroomError
+from ..inputs import recent_turns
+from ..retrieval.passage import Passage
+from ..service import Assistant, Filters
+from . import render
 from .i18n import t
-from .inputs import recent_turns
-from .retrieve import Passage
-from .service import Assistant, Filters
 
 MODES = [("mode_answer", "answer"), ("mode_sources", "sources"), ("mode_check", "check"), ("mode_quote", "quote")]
 

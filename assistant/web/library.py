@@ -11,13 +11,13 @@ import pandas as pd
 
 from ingest.readers import supported_suffixes
 
+from ..errors import NewsroomError
+from ..retrieval.holdings import UNDATED
+from ..service import Assistant
+from ..uploads import scrub_paths
 from . import render
-from .errors import NewsroomError
+from .files import UploadLedger
 from .i18n import t
-from .library import UNDATED
-from .service import Assistant
-from .uploads import scrub_paths
-from .web_files import UploadLedger
 
 AS_FILES = "*from-files*"  # the collection each file names (or "default"); only where every collection is allowed
 Access = Callable[[gr.Request | None], "tuple[str, ...] | None"]

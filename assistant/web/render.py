@@ -11,9 +11,9 @@ import html
 import re
 from dataclasses import dataclass
 
-from .answer import Answer, Citation
+from ..answering.answer import Answer, Citation
+from ..retrieval.passage import Passage, safe_url
 from .i18n import STRINGS, t
-from .retrieve import Passage, safe_url
 
 _LABELS = {"supports", "contradicts", "mentions"}
 _VERDICTS = {"supported", "contradicted", "mixed", "not_in_archive"}

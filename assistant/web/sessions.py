@@ -11,7 +11,7 @@ from __future__ import annotations
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 GRADIO_VERSION = "6.31.0"  # the release whose App.tokens / App.cookie_id this reads (pyproject pins it)
 

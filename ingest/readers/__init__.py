@@ -1,8 +1,6 @@
 """One reader per format family; ``reader_for(path)`` picks one by file name."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from .archive import ZipReader
 from .base import Reader, ReadFailure, ReaderError, ReadResult, check_content
 from .csvfile import CsvReader
@@ -11,10 +9,11 @@ from .jsonl import JsonlReader
 from .mail import EmlReader, MboxReader
 from .newsxml import FeedReader, NewsMLReader, NitfReader, XmlReader
 from .pdf import PdfReader
+from .registry import reader_for, register, supported_suffixes
 from .text import MarkdownReader, TextReader
 from .word import DocxReader
 
-_REGISTRY: dict[str, Reader] = {
+for _suffix, _reader in {
     ".jsonl": JsonlReader(),
     ".ndjson": JsonlReader(),
     ".csv": CsvReader(),
@@ -36,21 +35,8 @@ _REGISTRY: dict[str, Reader] = {
     ".eml": EmlReader(),
     ".mbox": MboxReader(),
     ".zip": ZipReader(),
-}
-
-
-def supported_suffixes() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def reader_for(path: Path) -> Reader | None:
-    return _REGISTRY.get(path.suffix.lower())
-
-
-def register(suffix: str, reader: Reader) -> None:
-    """Add or replace the reader for a suffix (e.g. a CsvReader with a field mapping)."""
-    _REGISTRY[suffix.lower() if suffix.startswith(".") else "." + suffix.lower()] = reader
-
+}.items():
+    register(_suffix, _reader)
 
 __all__ = [
     "Reader", "ReadFailure", "ReaderError", "ReadResult", "check_content", "reader_for", "register", "supported_suffixes",

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from .base import ReaderError, ReadFailure, ReadResult, aliased, check_content, display_path
+from .registry import reader_for
 
 MAX_MEMBERS = 5000
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024
@@ -44,8 +45,6 @@ def read_embedded(data: bytes, name: str, virtual: str, depth: int = 0, mtime: f
 
     Yields ReadFailure instead of raising, so one bad member never stops its archive.
     """
-    from . import reader_for  # the registry imports this module
-
     suffix = PurePosixPath(name).suffix.lower()
     reader = reader_for(Path("x" + suffix))
     if reader is None:
@@ -134,8 +133,6 @@ class ZipReader:
                 if mode and stat.S_ISLNK(mode):
                     yield ReadFailure(member, "refused archive member: symbolic link")
                     continue
-                from . import reader_for
-
                 if reader_for(Path("x" + PurePosixPath(base).suffix.lower())) is None:
                     continue  # like a folder walk: files of other types are skipped
                 if info.flag_bits & 0x1:

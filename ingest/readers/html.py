@@ -16,10 +16,12 @@ from typing import Any, Iterator
 import lxml.etree
 import lxml.html
 
+from assistant.text.language import detect_language
+
 from ..article import Article, derived_article_id
-from ..normalize import MetadataError, clean_text, detect_language, normalize_lang, parse_datetime
+from ..normalize import MetadataError, clean_text, normalize_lang, parse_datetime
+from .base import ReaderError, ReadResult, declared_charset, decode_bytes, display_path, identity_path
 from .furniture import drop_lines, strip_elements
-from .base import display_path, identity_path, ReaderError, ReadResult, declared_charset, decode_bytes
 from .unstructured_offline import partition_text_elements
 
 MAX_NESTING = 400  # deeper pages are generated junk or an attack; parsers recurse on them

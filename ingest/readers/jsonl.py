@@ -5,9 +5,11 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from assistant.text.language import detect_language
+
 from ..article import Article, derived_article_id, derived_title
-from ..normalize import MetadataError, clean_text, detect_language, normalize_lang, parse_datetime
-from .base import display_path, ReaderError, ReadFailure, ReadResult, decode_bytes
+from ..normalize import MetadataError, clean_text, normalize_lang, parse_datetime
+from .base import ReaderError, ReadFailure, ReadResult, decode_bytes, display_path
 
 # Our field <- accepted names in the export, first match wins.
 FIELDS: dict[str, tuple[str, ...]] = {

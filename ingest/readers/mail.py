@@ -14,9 +14,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Iterator
 
+from assistant.text.language import detect_language
+
 from ..article import Article, derived_article_id, derived_title
-from ..normalize import MetadataError, clean_text, detect_language, parse_datetime
+from ..normalize import MetadataError, clean_text, parse_datetime
 from .base import ReaderError, ReadFailure, ReadResult, decode_bytes, display_path
+from .registry import reader_for
 
 MAX_ATTACHMENTS = 50
 
@@ -68,8 +71,6 @@ def message_articles(msg: EmailMessage, where: str, fallback_key: str) -> Iterat
         if count > MAX_ATTACHMENTS:
             attachments.append(ReadFailure(where, f"more than {MAX_ATTACHMENTS} attachments; the rest are skipped"))
             break
-        from . import reader_for
-
         if reader_for(Path("x" + Path(filename).suffix.lower())) is None:
             continue
         data = part.get_payload(decode=True) or b""

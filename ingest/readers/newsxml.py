@@ -12,9 +12,11 @@ from typing import Iterator
 import lxml.etree
 import lxml.html
 
+from assistant.text.language import detect_language
+
 from ..article import Article, derived_article_id, derived_title
-from ..normalize import MetadataError, clean_text, detect_language, normalize_lang, parse_datetime
-from .base import display_path, ReaderError, ReadFailure, ReadResult
+from ..normalize import MetadataError, clean_text, normalize_lang, parse_datetime
+from .base import ReaderError, ReadFailure, ReadResult, display_path
 from .xmlsafe import child, children, descendants, local, parse_xml, text_of
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"

@@ -6,9 +6,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from assistant.text.language import detect_language
+
 from ..article import Article, derived_article_id
-from ..normalize import clean_text, detect_language, normalize_lang, parse_datetime
-from .base import display_path, identity_path, ReaderError, ReadResult, decode_bytes
+from ..normalize import clean_text, normalize_lang, parse_datetime
+from .base import ReaderError, ReadResult, decode_bytes, display_path, identity_path
 from .unstructured_offline import partition_text_elements
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)

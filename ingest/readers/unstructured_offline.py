@@ -5,7 +5,7 @@ sends telemetry unless told not to. We replace its model loader with a blank
 multilingual spaCy pipeline plus a rule-based sentencizer: no download, no POS
 tags (elements come out as Text more often than NarrativeText, which does not
 matter since we chunk ourselves). Pinned to the tested unstructured release and
-covered by tests/test_readers.py.
+covered by tests/ingest/test_readers.py.
 """
 from __future__ import annotations
 

@@ -6,8 +6,10 @@ from datetime import timezone
 from pathlib import Path
 from typing import Iterator
 
+from assistant.text.language import detect_language
+
 from ..article import Article, derived_article_id
-from ..normalize import clean_text, detect_language, normalize_lang
+from ..normalize import clean_text, normalize_lang
 from .base import ReaderError, ReadResult, display_path, identity_path
 
 
