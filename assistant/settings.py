@@ -74,6 +74,7 @@ class Settings:
     # With the default embedders a fitted model replaces the two gap tests: answer at this probability or above.
     answer_min_confidence: float = 0.45  # the fit's balance point
     # (all measured by bench/abstention_bench.py; see assistant/answering/answerability.py)
+    # (all measured by bench/abstention_bench.py; see assistant/answering/answerability.py)
     quote_similarity: float = 0.50  # quote look-up: cosine a close wording (or translation) needs when nothing matches exactly
     # Ingest.
     chunk_max_tokens: int = 320

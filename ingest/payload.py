@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.store.shared import iso
-from ingest.article import DERIVED_TITLE_CHARS, Article, chunk_point_id
-from ingest.chunking import Chunk
+
+from .article import DERIVED_TITLE_CHARS, Article, chunk_point_id
+from .chunking import Chunk
 
 
 def embed_text(article: Article, chunk: Chunk, with_title: bool) -> str:

@@ -14,7 +14,6 @@ import numpy as np
 
 from ..store.interface import SearchFilter, Store
 
-# -- language centring ---------------------------------------------------------------------
 SAMPLE_PER_LANGUAGE = 1000
 SHRINK_CHUNKS = 20  # without a prior: a language with n chunks has its mean scaled by n / (n + 20)
 # With a prior: the archive's own mean weighs n / (n + PRIOR_CHUNKS), the prior the rest. 200 is
@@ -90,6 +89,7 @@ def query_means(means: dict[str, dict[str, np.ndarray]], lang: str, priors: bool
 
 
 def centred_vector(vec: list[float] | np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+    """``vec`` normalised, less ``mean`` (when it has the same shape), normalised again."""
     v = np.asarray(vec, dtype=np.float32)
     v = v / max(float(np.linalg.norm(v)), 1e-12)
     if mean is not None and mean.shape == v.shape:
