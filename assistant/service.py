@@ -13,7 +13,7 @@ from ingest.workers import ParserPool
 
 from .answering import prompts
 from .answering.answer import Answer, ScoredSentence, extractive_answer, format_sources, llm_answer, score_sentences
-from .answering.answerability import Answerability, judge
+from .answering.answerability import JUDGED_PASSAGES, Answerability, judge
 from .answering.citations import check_answer, sanitize
 from .answering.claims import ClaimCheck, gather_evidence, parse_verdict
 from .answering.conversation import Resolved, resolve
@@ -200,9 +200,9 @@ class Assistant:
                   primary: MemoEmbedder) -> tuple[list[Passage], list[ScoredSentence], Answerability]:
         with self._lock:
             vectors = embed_query(query, self.embedders)
-            # Thirty passages to judge whether the best one stands out; the first top_k are used.
+            # Enough passages to judge whether the best one stands out; the first top_k are used.
             ranked = retrieve(query, self.store, self.embedders, self.settings, flt,
-                              k=max(self.settings.top_k, 30), vectors=vectors)
+                              k=max(self.settings.top_k, JUDGED_PASSAGES), vectors=vectors)
             lang_chunks = archive_languages(self.store, flt)
         passages = ranked[: self.settings.top_k]
         scored = score_sentences(query, vectors.dense[primary.name], passages, primary)

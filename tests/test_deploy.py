@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -170,7 +171,8 @@ def test_dockerfile_matches_setup():
     assert re.search(rf"^{re.escape(torch)}(\+cpu)?$", pinned, re.M), f"{constraints} does not pin {torch}"
 
 
-def test_readme_exists_for_the_image_build():
-    if not (ROOT / "README.md").exists():
-        pytest.skip("README.md is not written yet; pyproject's readme field needs it for `pip install .`")
-    assert "README.md" in (ROOT / "pyproject.toml").read_text()
+def test_the_readme_the_package_names_is_in_the_image_build():
+    """`pip install .` in the image reads pyproject's readme field: the file must exist and be copied."""
+    readme = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["readme"]
+    assert (ROOT / readme).is_file(), readme
+    assert not any(line.strip() == readme for line in (ROOT / ".dockerignore").read_text().splitlines()), readme

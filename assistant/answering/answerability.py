@@ -47,6 +47,14 @@ MODEL_EMBEDDERS = ("use", "e5")
 # archives had 240 and 7,337 chunks), or the embedders' language priors supply the mean (the
 # default: retrieve.language_means). Elsewhere scores run high everywhere and the thresholds decide.
 MODEL_MIN_CHUNKS = 200
+# The field the best passage must stand out from: the other articles' next BACKGROUND_PASSAGES
+# (the fused gap), at least MIN_BACKGROUND of them for a gap at all, and each embedder's next
+# LEG_DEPTH articles (its own gap). The service retrieves JUDGED_PASSAGES for the judgement. The
+# model was fitted on these values (bench/abstention_bench.py --fit): change them together, then refit.
+BACKGROUND_PASSAGES = 29
+JUDGED_PASSAGES = BACKGROUND_PASSAGES + 1
+MIN_BACKGROUND = 10
+LEG_DEPTH = 9
 # Fitted 2026-12-08 (bench/abstention_bench.py --fit) with the language priors on and e5 counted
 # twice in the fused score (retrieve.LEG_WEIGHTS), on 1,731 of 2,040 questions (the rest failed a
 # hard test): calibration 0.953 answered / 0.952 abstained, every archive shape at 0.90 or more.
@@ -128,7 +136,7 @@ def anchor_share(question: str, passage: str) -> float | None:
     return sum(w in haystack for w in words) / len(words)
 
 
-def _leg_field(ranked: list[Passage], name: str, depth: int = 9) -> tuple[float, float]:
+def _leg_field(ranked: list[Passage], name: str, depth: int = LEG_DEPTH) -> tuple[float, float]:
     """One embedder's view: its best score among the passages, and how far that stands above its next ``depth``."""
     best: dict[tuple[str, str], float] = {}
     for p in ranked:
@@ -168,7 +176,7 @@ def centred(lang: str, chunks: int, settings: Settings) -> bool:
 
 
 def judge(question: str, ranked: list[Passage], scored: list, settings: Settings, embedders: tuple[str, ...] = (),
-          lang_chunks: dict[str, int] | None = None, background: int = 10,
+          lang_chunks: dict[str, int] | None = None, background: int = MIN_BACKGROUND,
           model: dict[str, float] | None = None) -> Answerability:
     """The evidence from the retrieval ranking (best first, fused scores) and the scored sentences.
 
@@ -181,7 +189,7 @@ def judge(question: str, ranked: list[Passage], scored: list, settings: Settings
     if not ranked:
         return Answerability(relevance, 0.0, None, None, None, {}, None, "nothing retrieved")
     best = ranked[0]
-    rest = [p.score for p in ranked[1:] if p.key != best.key][:29]
+    rest = [p.score for p in ranked[1:] if p.key != best.key][:BACKGROUND_PASSAGES]
     gap = best.score - sum(rest) / len(rest) if len(rest) >= background else None
     qlang = detect_language(question)[:2]
     coverage = None
