@@ -11,8 +11,9 @@ kinds of evidence, both measurable (bench/newsroom_day.py, rows "follow-up" and 
   "¿Y en 2022?", "那么…", "…呢？");
 - the retrieval: a short question naming nothing ("全年营收是多少？", "Where is the men's race
   held?", "谁签的字？") that finds what it asks more surely with the previous question than alone
-  (answerability.py's confidence), unless it is already sure alone. Alone, "全年营收是多少？" stands out weakly (0.57) on some
-  company's yearly revenue; with "网易2022年的业绩怎么样？" before it, surely (0.99) on NetEase's.
+  (answerability.py's confidence), unless it is already sure alone. Alone, "全年营收是多少？"
+  stands out weakly (0.57) on some company's yearly revenue; with "网易2022年的业绩怎么样？"
+  before it, surely (0.99) on NetEase's.
 """
 from __future__ import annotations
 
