@@ -51,7 +51,7 @@ class Settings:
     max_per_article: int = 2
     candidates: int = 60
     # BM25 (scaled to the best hit) next to the dense score, within each language, times the legs' agreement
-    # (retrieve.lexical_agreement). 0.25: best of 0.1-0.5 on AVeriTeC and RGB (bench/fusion_bench.py).
+    # (retrieval/fusion.lexical_agreement). 0.25: best of 0.1-0.5 on AVeriTeC and RGB (bench/fusion_bench.py).
     sparse_weight: float = 0.25
     per_language: bool = True  # dense candidates from each archive language separately
     centre_languages: bool = True  # remove each language's mean vector before comparing across languages

@@ -45,7 +45,7 @@ MODEL_EMBEDDERS = ("use", "e5")
 # The model reads language-centred scores: it holds where the best passage's language is centred,
 # that is where the archive holds enough of it for its mean vector to be learnt (the calibration
 # archives had 240 and 7,337 chunks), or the embedders' language priors supply the mean (the
-# default: retrieve.language_means). Elsewhere scores run high everywhere and the thresholds decide.
+# default: retrieval/centring.language_means). Elsewhere scores run high everywhere and the thresholds decide.
 MODEL_MIN_CHUNKS = 200
 # The field the best passage must stand out from: the other articles' next BACKGROUND_PASSAGES
 # (the fused gap), at least MIN_BACKGROUND of them for a gap at all, and each embedder's next
@@ -56,7 +56,7 @@ JUDGED_PASSAGES = BACKGROUND_PASSAGES + 1
 MIN_BACKGROUND = 10
 LEG_DEPTH = 9
 # Fitted 2026-12-08 (bench/abstention_bench.py --fit) with the language priors on and e5 counted
-# twice in the fused score (retrieve.LEG_WEIGHTS), on 1,731 of 2,040 questions (the rest failed a
+# twice in the fused score (retrieval/fusion.LEG_WEIGHTS), on 1,731 of 2,040 questions (the rest failed a
 # hard test): calibration 0.953 answered / 0.952 abstained, every archive shape at 0.90 or more.
 MODEL: dict[str, float] = {
     "intercept": -7.8891, "anchors_found": 1.787, "anchors_missing": -2.3294, "e5_gap": 6.5988, "e5_top": 7.574,
